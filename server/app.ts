@@ -1,0 +1,54 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Config } from './config';
+import type { Logger } from './platform/logger';
+import type { Metrics } from './platform/metrics';
+import type { Db } from './platform/postgres';
+import type { PiiCipher } from './platform/crypto';
+import { AppError } from './platform/errors';
+import type { SessionStore } from './sessions';
+import type { CustomerDirectory } from './customers';
+import { healthRoutes } from './health';
+
+export interface Lifecycle {
+  /** Set on SIGTERM: stop admitting calls, readiness says 503, live calls finish. */
+  draining: boolean;
+}
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  db: Db;
+  cipher: PiiCipher;
+  sessions: SessionStore;
+  customers: CustomerDirectory;
+  lifecycle: Lifecycle;
+}
+
+/** Builds the app; never listens (main.ts does, tests use inject() or listen on port 0). */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit: 64 * 1024,
+    trustProxy: true,
+    return503OnClosing: true,
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    if (err instanceof AppError) {
+      if (err.statusCode >= 500) req.log.error({ err }, 'request failed');
+      return reply.code(err.statusCode).send(err.toJSON());
+    }
+    const e = err as { statusCode?: number; code?: string; message?: string; validation?: unknown };
+    if (e.validation || (e.statusCode && e.statusCode < 500)) {
+      return reply.code(e.statusCode ?? 400).send({ error: { code: e.code ?? 'BAD_REQUEST', message: e.message ?? 'Bad request' } });
+    }
+    req.log.error({ err }, 'unhandled error');
+    return reply.code(500).send({ error: { code: 'INTERNAL', message: 'Internal error' } });
+  });
+
+  app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: { code: 'NOT_FOUND', message: 'No such route' } }));
+
+  healthRoutes(app, deps);
+  return app;
+}

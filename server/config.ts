@@ -1,0 +1,252 @@
+/**
+ * The only reader of process.env. One schema, parsed once at start; every problem is reported at
+ * once, by variable name. The result is frozen and passed in; nothing else looks at the environment.
+ */
+import { z } from 'zod';
+
+const DEFAULT_REALTIME_URL = 'wss://api.openai.com/v1/realtime?intent=transcription';
+
+const keyList = (name: string) =>
+  z
+    .string()
+    .transform((raw, ctx) => {
+      const out = new Map<number, Buffer>();
+      for (const part of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+        const idx = part.indexOf(':');
+        const version = Number(part.slice(0, idx));
+        const key = Buffer.from(part.slice(idx + 1), 'base64');
+        if (idx < 1 || !Number.isInteger(version) || version < 1) {
+          ctx.addIssue({ code: 'custom', message: `${name} entries must look like 1:<base64 of 32 bytes>` });
+          return z.NEVER;
+        }
+        if (key.length !== 32) {
+          ctx.addIssue({ code: 'custom', message: `${name} version ${version} must be 32 bytes (base64)` });
+          return z.NEVER;
+        }
+        out.set(version, key);
+      }
+      if (out.size === 0) {
+        ctx.addIssue({ code: 'custom', message: `${name} must hold at least one key` });
+        return z.NEVER;
+      }
+      return out;
+    })
+    .optional();
+
+const key32 = z
+  .string()
+  .transform((raw, ctx) => {
+    const key = Buffer.from(raw, 'base64');
+    if (key.length !== 32) {
+      ctx.addIssue({ code: 'custom', message: 'must be base64 of 32 bytes' });
+      return z.NEVER;
+    }
+    return key;
+  })
+  .optional();
+
+const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
+const url = (protocols: string[]) =>
+  z.string().refine((v) => {
+    try {
+      return protocols.includes(new URL(v).protocol);
+    } catch {
+      return false;
+    }
+  }, `must be a URL (${protocols.join(' or ')})`);
+
+const hostPortList = z
+  .string()
+  .transform((raw, ctx) => {
+    const nodes = raw.split(',').map((entry) => {
+      const [host, port] = entry.trim().split(':');
+      return { host: host ?? '', port: Number(port ?? 6379) };
+    });
+    if (nodes.some((n) => !n.host || !Number.isInteger(n.port))) {
+      ctx.addIssue({ code: 'custom', message: 'must be a comma-separated list of host:port' });
+      return z.NEVER;
+    }
+    return nodes;
+  })
+  .optional();
+
+const schema = z.object({
+  PORT: int(8080, 0, 65535),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PUBLIC_BASE_URL: url(['http:', 'https:']).optional(),
+  DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
+  REDIS_URL: url(['redis:', 'rediss:']).optional(),
+  REDIS_SENTINELS: hostPortList,
+  REDIS_SENTINEL_NAME: z.string().default('mymaster'),
+  REDIS_CLUSTER_NODES: hostPortList,
+  REDIS_KEY_PREFIX: z.string().min(1).default('bayline:'),
+  SESSION_TTL_SECONDS: int(3600, 60, 7 * 86400),
+  CUSTOMER_CACHE_TTL_SECONDS: int(300, 1, 86400),
+  TWILIO_ACCOUNT_SID: z.string().regex(/^AC[0-9a-fA-F]{32}$/, 'must be AC followed by 32 hex digits').optional(),
+  TWILIO_AUTH_TOKEN: z.string().min(8).optional(),
+  TWILIO_API_BASE_URL: url(['http:', 'https:']).default('https://api.twilio.com'),
+  TRANSFER_PHONE_NUMBER: z.string().default('+13125550100'),
+  OPENAI_API_KEY: z.string().min(1).optional(),
+  OPENAI_BASE_URL: url(['http:', 'https:']).default('https://api.openai.com/v1'),
+  OPENAI_MODEL: z.string().min(1).default('gpt-4o-mini'),
+  OPENAI_REALTIME_URL: url(['ws:', 'wss:']).default(DEFAULT_REALTIME_URL),
+  OPENAI_TRANSCRIBE_MODEL: z.string().min(1).default('gpt-4o-transcribe'),
+  ELEVENLABS_API_KEY: z.string().min(1).optional(),
+  ELEVENLABS_BASE_URL: url(['http:', 'https:']).default('https://api.elevenlabs.io'),
+  ELEVENLABS_VOICE_ID: z.string().min(1).default('21m00Tcm4TlvDq8ikWAM'),
+  ELEVENLABS_MODEL_ID: z.string().min(1).default('eleven_flash_v2_5'),
+  PII_KEYS: keyList('PII_KEYS'),
+  PII_INDEX_KEY: key32,
+  AUTH_SIGNING_KEYS: keyList('AUTH_SIGNING_KEYS'),
+  DEALERSHIP_TIMEZONE: z
+    .string()
+    .default('America/Chicago')
+    .refine((tz) => {
+      try {
+        new Intl.DateTimeFormat('en-US', { timeZone: tz });
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'must be an IANA time zone such as America/Chicago'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  MAX_CONCURRENT_CALLS: int(200, 1, 100000),
+});
+
+type Parsed = z.output<typeof schema>;
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly publicBaseUrl: string;
+  /** No DATABASE_URL: run the embedded PostgreSQL (PGlite) under ./data. */
+  readonly databaseUrl: string | undefined;
+  readonly redis:
+    | { readonly kind: 'memory' }
+    | { readonly kind: 'url'; readonly url: string }
+    | { readonly kind: 'sentinel'; readonly name: string; readonly nodes: readonly HostPort[]; readonly url?: string }
+    | { readonly kind: 'cluster'; readonly nodes: readonly HostPort[]; readonly url?: string };
+  readonly redisKeyPrefix: string;
+  readonly sessionTtlSeconds: number;
+  readonly customerCacheTtlSeconds: number;
+  /** No OPENAI_API_KEY: the built-in provider emulators start on loopback and the providers use them. */
+  readonly demoMode: boolean;
+  readonly twilio: {
+    readonly accountSid: string;
+    readonly authToken: string;
+    readonly apiBaseUrl: string;
+    readonly transferNumber: string;
+  };
+  readonly openai: {
+    readonly apiKey: string | undefined;
+    readonly baseUrl: string;
+    readonly model: string;
+    readonly realtimeUrl: string;
+    readonly transcribeModel: string;
+  };
+  readonly elevenlabs: {
+    readonly apiKey: string | undefined;
+    readonly baseUrl: string;
+    readonly voiceId: string;
+    readonly modelId: string;
+  };
+  /** Absent only in demo mode, where main.ts keeps development keys under ./data. */
+  readonly piiKeys: ReadonlyMap<number, Buffer> | undefined;
+  readonly piiIndexKey: Buffer | undefined;
+  readonly authSigningKeys: ReadonlyMap<number, Buffer> | undefined;
+  readonly timezone: string;
+  readonly logLevel: Parsed['LOG_LEVEL'];
+  readonly maxConcurrentCalls: number;
+}
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** Demo-mode Twilio credentials: the local simulator signs with them; never valid at Twilio. */
+export const DEMO_TWILIO = { accountSid: 'AC' + '0'.repeat(32), authToken: 'bayline-demo-auth-token' } as const;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings mean "unset": that is how most orchestrators render an absent value.
+  const input = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = schema.safeParse(input);
+  const problems: string[] = [];
+  if (!result.success) {
+    for (const issue of result.error.issues) problems.push(`${String(issue.path[0] ?? '?')}: ${issue.message}`);
+  }
+  const e = result.success ? result.data : undefined;
+  const demoMode = env.OPENAI_API_KEY === undefined || env.OPENAI_API_KEY === '';
+
+  if (!demoMode) {
+    // Outside demo mode the product talks to real providers and real callers: no defaults for secrets.
+    for (const name of ['TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'ELEVENLABS_API_KEY', 'PII_KEYS', 'PII_INDEX_KEY', 'AUTH_SIGNING_KEYS', 'PUBLIC_BASE_URL'] as const) {
+      if (!input[name]) problems.push(`${name}: required when OPENAI_API_KEY is set (production mode)`);
+    }
+  }
+  if (problems.length > 0 || !e) throw new ConfigError(problems);
+
+  const port = e.PORT;
+  const redis: Config['redis'] = e.REDIS_CLUSTER_NODES
+    ? { kind: 'cluster', nodes: e.REDIS_CLUSTER_NODES, ...(e.REDIS_URL ? { url: e.REDIS_URL } : {}) }
+    : e.REDIS_SENTINELS
+      ? { kind: 'sentinel', name: e.REDIS_SENTINEL_NAME, nodes: e.REDIS_SENTINELS, ...(e.REDIS_URL ? { url: e.REDIS_URL } : {}) }
+      : e.REDIS_URL
+        ? { kind: 'url', url: e.REDIS_URL }
+        : { kind: 'memory' };
+
+  const config: Config = {
+    port,
+    host: e.HOST,
+    publicBaseUrl: (e.PUBLIC_BASE_URL ?? `http://127.0.0.1:${port}`).replace(/\/+$/, ''),
+    databaseUrl: e.DATABASE_URL,
+    redis,
+    redisKeyPrefix: e.REDIS_KEY_PREFIX,
+    sessionTtlSeconds: e.SESSION_TTL_SECONDS,
+    customerCacheTtlSeconds: e.CUSTOMER_CACHE_TTL_SECONDS,
+    demoMode,
+    twilio: {
+      accountSid: e.TWILIO_ACCOUNT_SID ?? DEMO_TWILIO.accountSid,
+      authToken: e.TWILIO_AUTH_TOKEN ?? DEMO_TWILIO.authToken,
+      apiBaseUrl: e.TWILIO_API_BASE_URL.replace(/\/+$/, ''),
+      transferNumber: e.TRANSFER_PHONE_NUMBER,
+    },
+    openai: {
+      apiKey: e.OPENAI_API_KEY,
+      baseUrl: e.OPENAI_BASE_URL.replace(/\/+$/, ''),
+      model: e.OPENAI_MODEL,
+      realtimeUrl: e.OPENAI_REALTIME_URL,
+      transcribeModel: e.OPENAI_TRANSCRIBE_MODEL,
+    },
+    elevenlabs: {
+      apiKey: e.ELEVENLABS_API_KEY,
+      baseUrl: e.ELEVENLABS_BASE_URL.replace(/\/+$/, ''),
+      voiceId: e.ELEVENLABS_VOICE_ID,
+      modelId: e.ELEVENLABS_MODEL_ID,
+    },
+    piiKeys: e.PII_KEYS,
+    piiIndexKey: e.PII_INDEX_KEY,
+    authSigningKeys: e.AUTH_SIGNING_KEYS,
+    timezone: e.DEALERSHIP_TIMEZONE,
+    logLevel: e.LOG_LEVEL,
+    maxConcurrentCalls: e.MAX_CONCURRENT_CALLS,
+  };
+  return deepFreeze(config);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Buffer.isBuffer(value) && !(value instanceof Map)) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

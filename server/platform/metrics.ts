@@ -1,0 +1,67 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+const FAST_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+const TURN_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5];
+
+/** One registry per app instance, so tests can build many apps in one process. */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    activeCalls: new Gauge({ name: 'bayline_active_calls', help: 'Calls in progress', registers: [registry] }),
+    turnLatency: new Histogram({
+      name: 'bayline_turn_latency_seconds',
+      help: 'Turn latency by stage',
+      labelNames: ['stage'] as const,
+      buckets: TURN_BUCKETS,
+      registers: [registry],
+    }),
+    bargeIns: new Counter({ name: 'bayline_barge_ins_total', help: 'Caller interruptions', registers: [registry] }),
+    providerErrors: new Counter({
+      name: 'bayline_provider_errors_total',
+      help: 'Provider errors',
+      labelNames: ['provider', 'kind'] as const,
+      registers: [registry],
+    }),
+    providerFailovers: new Counter({
+      name: 'bayline_provider_failovers_total',
+      help: 'Switches to a fallback provider',
+      labelNames: ['kind', 'from', 'to'] as const,
+      registers: [registry],
+    }),
+    toolCalls: new Counter({
+      name: 'bayline_tool_calls_total',
+      help: 'Tool calls by tool and result',
+      labelNames: ['tool', 'result'] as const,
+      registers: [registry],
+    }),
+    customerCache: new Counter({
+      name: 'bayline_customer_cache_requests_total',
+      help: 'Customer cache lookups',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    redisLatency: new Histogram({
+      name: 'bayline_redis_latency_seconds',
+      help: 'Redis command latency',
+      labelNames: ['op'] as const,
+      buckets: FAST_BUCKETS,
+      registers: [registry],
+    }),
+    dbLatency: new Histogram({
+      name: 'bayline_db_latency_seconds',
+      help: 'PostgreSQL query latency',
+      buckets: FAST_BUCKETS,
+      registers: [registry],
+    }),
+    mediaFrames: new Counter({
+      name: 'bayline_media_frames_total',
+      help: 'Media stream messages by direction and result',
+      labelNames: ['direction', 'result'] as const,
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

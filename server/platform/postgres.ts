@@ -1,0 +1,105 @@
+import pg from 'pg';
+import type { Metrics } from './metrics';
+import { AppError } from './errors';
+
+export type Row = Record<string, unknown>;
+
+export interface QueryResult<R> {
+  rows: R[];
+  rowCount: number | null;
+}
+
+export interface Queryable {
+  query<R = Row>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+}
+
+/**
+ * The database as the rest of the product sees it: timed queries and transactions that retry on
+ * serialization failures and deadlocks. Never run a pool query while holding a transaction: the
+ * embedded PGlite multiplexes one session, and it would wait on itself.
+ */
+export class Db implements Queryable {
+  readonly pool: pg.Pool;
+  readonly #metrics: Metrics | undefined;
+
+  constructor(pool: pg.Pool, metrics?: Metrics) {
+    this.pool = pool;
+    this.#metrics = metrics;
+  }
+
+  async query<R = Row>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+    const end = this.#metrics?.dbLatency.startTimer();
+    try {
+      return (await this.pool.query(text, params as unknown[] | undefined)) as unknown as QueryResult<R>;
+    } finally {
+      end?.();
+    }
+  }
+
+  /** Runs `fn` in a transaction; retries it on 40001/40P01 with jittered backoff. */
+  async tx<T>(fn: (q: Queryable) => Promise<T>, opts: { isolation?: 'serializable' | 'read committed'; attempts?: number } = {}): Promise<T> {
+    const attempts = opts.attempts ?? 5;
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.pool.connect();
+      const end = this.#metrics?.dbLatency.startTimer();
+      try {
+        await client.query(opts.isolation === 'serializable' ? 'BEGIN ISOLATION LEVEL SERIALIZABLE' : 'BEGIN');
+        const result = await fn(client as unknown as Queryable);
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        if (isRetryableTxError(err) && attempt < attempts) {
+          await sleep(5 * 2 ** attempt * Math.random());
+          continue;
+        }
+        throw err;
+      } finally {
+        end?.();
+        client.release();
+      }
+    }
+  }
+
+  async ping(timeoutMs: number): Promise<number> {
+    const started = performance.now();
+    await withTimeout(this.query('SELECT 1'), timeoutMs, 'DB_TIMEOUT');
+    return performance.now() - started;
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+export function createDb(opts: { url: string; max?: number; searchPath?: string; metrics?: Metrics }): Db {
+  const pool = new pg.Pool({
+    connectionString: opts.url,
+    max: opts.max ?? 10,
+    connectionTimeoutMillis: 5000,
+    idleTimeoutMillis: 30000,
+    ...(opts.searchPath ? { options: `-c search_path=${opts.searchPath}` } : {}),
+  });
+  // An idle client's error (server restart) must not crash the process; the pool replaces it.
+  pool.on('error', () => undefined);
+  return new Db(pool, opts.metrics);
+}
+
+export function pgErrorCode(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
+}
+
+export function isRetryableTxError(err: unknown): boolean {
+  const code = pgErrorCode(err);
+  return code === '40001' || code === '40P01';
+}
+
+export function withTimeout<T>(promise: Promise<T>, ms: number, code: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new AppError(code, `Timed out after ${ms} ms`, { statusCode: 503, retryable: true })), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
