@@ -3,8 +3,8 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/tests'],
   testMatch: ['**/*.test.ts'],
-  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] },
+  transform: { '^.+\\.[tj]s$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.test.json' }] },
+  // Node 20's jest cannot require() ESM-only packages; compile the few we reach to CommonJS.
+  transformIgnorePatterns: ['/node_modules/(?!(cookie)/)'],
   testTimeout: 30000,
-  // Every test must close what it opens; a hanging handle is a bug, not something to paper over.
-  detectOpenHandles: false,
 };

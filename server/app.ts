@@ -41,13 +41,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }
     const e = err as { statusCode?: number; code?: string; message?: string; validation?: unknown };
     if (e.validation || (e.statusCode && e.statusCode < 500)) {
-      return reply.code(e.statusCode ?? 400).send({ error: { code: e.code ?? 'BAD_REQUEST', message: e.message ?? 'Bad request' } });
+      return reply
+        .code(e.statusCode ?? 400)
+        .send({ error: { code: e.code ?? 'BAD_REQUEST', message: e.message ?? 'Bad request' } });
     }
     req.log.error({ err }, 'unhandled error');
     return reply.code(500).send({ error: { code: 'INTERNAL', message: 'Internal error' } });
   });
 
-  app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: { code: 'NOT_FOUND', message: 'No such route' } }));
+  app.setNotFoundHandler((_req, reply) =>
+    reply.code(404).send({ error: { code: 'NOT_FOUND', message: 'No such route' } }),
+  );
 
   healthRoutes(app, deps);
   return app;

@@ -11,7 +11,10 @@ const keyList = (name: string) =>
     .string()
     .transform((raw, ctx) => {
       const out = new Map<number, Buffer>();
-      for (const part of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+      for (const part of raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)) {
         const idx = part.indexOf(':');
         const version = Number(part.slice(0, idx));
         const key = Buffer.from(part.slice(idx + 1), 'base64');
@@ -47,13 +50,16 @@ const key32 = z
 
 const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
 const url = (protocols: string[]) =>
-  z.string().refine((v) => {
-    try {
-      return protocols.includes(new URL(v).protocol);
-    } catch {
-      return false;
-    }
-  }, `must be a URL (${protocols.join(' or ')})`);
+  z.string().refine(
+    (v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    },
+    `must be a URL (${protocols.join(' or ')})`,
+  );
 
 const hostPortList = z
   .string()
@@ -82,7 +88,10 @@ const schema = z.object({
   REDIS_KEY_PREFIX: z.string().min(1).default('bayline:'),
   SESSION_TTL_SECONDS: int(3600, 60, 7 * 86400),
   CUSTOMER_CACHE_TTL_SECONDS: int(300, 1, 86400),
-  TWILIO_ACCOUNT_SID: z.string().regex(/^AC[0-9a-fA-F]{32}$/, 'must be AC followed by 32 hex digits').optional(),
+  TWILIO_ACCOUNT_SID: z
+    .string()
+    .regex(/^AC[0-9a-fA-F]{32}$/, 'must be AC followed by 32 hex digits')
+    .optional(),
   TWILIO_AUTH_TOKEN: z.string().min(8).optional(),
   TWILIO_API_BASE_URL: url(['http:', 'https:']).default('https://api.twilio.com'),
   TRANSFER_PHONE_NUMBER: z.string().default('+13125550100'),
@@ -124,7 +133,12 @@ export interface Config {
   readonly redis:
     | { readonly kind: 'memory' }
     | { readonly kind: 'url'; readonly url: string }
-    | { readonly kind: 'sentinel'; readonly name: string; readonly nodes: readonly HostPort[]; readonly url?: string }
+    | {
+        readonly kind: 'sentinel';
+        readonly name: string;
+        readonly nodes: readonly HostPort[];
+        readonly url?: string;
+      }
     | { readonly kind: 'cluster'; readonly nodes: readonly HostPort[]; readonly url?: string };
   readonly redisKeyPrefix: string;
   readonly sessionTtlSeconds: number;
@@ -174,7 +188,10 @@ export class ConfigError extends Error {
 }
 
 /** Demo-mode Twilio credentials: the local simulator signs with them; never valid at Twilio. */
-export const DEMO_TWILIO = { accountSid: 'AC' + '0'.repeat(32), authToken: 'bayline-demo-auth-token' } as const;
+export const DEMO_TWILIO = {
+  accountSid: 'AC' + '0'.repeat(32),
+  authToken: 'bayline-demo-auth-token',
+} as const;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // Empty strings mean "unset": that is how most orchestrators render an absent value.
@@ -182,14 +199,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const result = schema.safeParse(input);
   const problems: string[] = [];
   if (!result.success) {
-    for (const issue of result.error.issues) problems.push(`${String(issue.path[0] ?? '?')}: ${issue.message}`);
+    for (const issue of result.error.issues)
+      problems.push(`${String(issue.path[0] ?? '?')}: ${issue.message}`);
   }
   const e = result.success ? result.data : undefined;
   const demoMode = env.OPENAI_API_KEY === undefined || env.OPENAI_API_KEY === '';
 
   if (!demoMode) {
     // Outside demo mode the product talks to real providers and real callers: no defaults for secrets.
-    for (const name of ['TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'ELEVENLABS_API_KEY', 'PII_KEYS', 'PII_INDEX_KEY', 'AUTH_SIGNING_KEYS', 'PUBLIC_BASE_URL'] as const) {
+    for (const name of [
+      'TWILIO_ACCOUNT_SID',
+      'TWILIO_AUTH_TOKEN',
+      'ELEVENLABS_API_KEY',
+      'PII_KEYS',
+      'PII_INDEX_KEY',
+      'AUTH_SIGNING_KEYS',
+      'PUBLIC_BASE_URL',
+    ] as const) {
       if (!input[name]) problems.push(`${name}: required when OPENAI_API_KEY is set (production mode)`);
     }
   }
@@ -199,7 +225,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const redis: Config['redis'] = e.REDIS_CLUSTER_NODES
     ? { kind: 'cluster', nodes: e.REDIS_CLUSTER_NODES, ...(e.REDIS_URL ? { url: e.REDIS_URL } : {}) }
     : e.REDIS_SENTINELS
-      ? { kind: 'sentinel', name: e.REDIS_SENTINEL_NAME, nodes: e.REDIS_SENTINELS, ...(e.REDIS_URL ? { url: e.REDIS_URL } : {}) }
+      ? {
+          kind: 'sentinel',
+          name: e.REDIS_SENTINEL_NAME,
+          nodes: e.REDIS_SENTINELS,
+          ...(e.REDIS_URL ? { url: e.REDIS_URL } : {}),
+        }
       : e.REDIS_URL
         ? { kind: 'url', url: e.REDIS_URL }
         : { kind: 'memory' };

@@ -4,10 +4,14 @@ import type { AppDeps } from './app';
 const PROBE_TIMEOUT_MS = 1000;
 
 function timeout(ms: number): Promise<never> {
-  return new Promise((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref());
+  return new Promise((_, reject) =>
+    setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref(),
+  );
 }
 
-async function probe(fn: () => Promise<number>): Promise<{ ok: true; latencyMs: number } | { ok: false; error: string }> {
+async function probe(
+  fn: () => Promise<number>,
+): Promise<{ ok: true; latencyMs: number } | { ok: false; error: string }> {
   try {
     const latencyMs = await Promise.race([fn(), timeout(PROBE_TIMEOUT_MS)]);
     return { ok: true, latencyMs: Math.round(latencyMs * 1000) / 1000 };
@@ -34,9 +38,17 @@ export function healthRoutes(app: FastifyInstance, deps: AppDeps): void {
   });
 
   app.get('/health/ready', async (_req, reply) => {
-    const [redis, db] = await Promise.all([probe(() => deps.sessions.ping()), probe(() => deps.db.ping(PROBE_TIMEOUT_MS))]);
+    const [redis, db] = await Promise.all([
+      probe(() => deps.sessions.ping()),
+      probe(() => deps.db.ping(PROBE_TIMEOUT_MS)),
+    ]);
     const draining = deps.lifecycle.draining;
-    const body = { status: redis.ok && db.ok && !draining ? 'ok' : 'unavailable', redis: redis.ok, db: db.ok, draining };
+    const body = {
+      status: redis.ok && db.ok && !draining ? 'ok' : 'unavailable',
+      redis: redis.ok,
+      db: db.ok,
+      draining,
+    };
     return reply.code(body.status === 'ok' ? 200 : 503).send(body);
   });
 

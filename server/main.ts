@@ -31,7 +31,13 @@ async function main(): Promise<void> {
   await app.listen({ port: config.port, host: config.host });
   const base = `http://127.0.0.1:${config.port}`;
   logger.info(
-    { url: base, dashboard: `${base}/dashboard`, demoMode: config.demoMode, embeddedDb: runtime.embedded, sessions: runtime.sessions.backend },
+    {
+      url: base,
+      dashboard: `${base}/dashboard`,
+      demoMode: config.demoMode,
+      embeddedDb: runtime.embedded,
+      sessions: runtime.sessions.backend,
+    },
     'Bayline is listening',
   );
 }

@@ -32,18 +32,31 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-export async function startRuntime(config: Config, logger: Logger, opts: { migrateAndSeed?: boolean } = {}): Promise<Runtime> {
+export async function startRuntime(
+  config: Config,
+  logger: Logger,
+  opts: { migrateAndSeed?: boolean } = {},
+): Promise<Runtime> {
   const closers: Array<() => Promise<void>> = [];
   const close = async () => {
-    for (const fn of closers.reverse()) await fn().catch((err: unknown) => logger.error({ err }, 'shutdown step failed'));
+    for (const fn of closers.reverse())
+      await fn().catch((err: unknown) => logger.error({ err }, 'shutdown step failed'));
   };
   try {
     const metrics = createMetrics();
     const keys =
       config.piiKeys && config.piiIndexKey && config.authSigningKeys
-        ? { piiKeys: config.piiKeys, piiIndexKey: config.piiIndexKey, authSigningKeys: config.authSigningKeys }
+        ? {
+            piiKeys: config.piiKeys,
+            piiIndexKey: config.piiIndexKey,
+            authSigningKeys: config.authSigningKeys,
+          }
         : await loadOrCreateDevKeys(DATA_DIR);
-    if (!config.piiKeys) logger.warn({ dir: DATA_DIR }, 'PII_KEYS not set: using development keys kept under ./data (demo only)');
+    if (!config.piiKeys)
+      logger.warn(
+        { dir: DATA_DIR },
+        'PII_KEYS not set: using development keys kept under ./data (demo only)',
+      );
     const cipher = new PiiCipher(keys.piiKeys, keys.piiIndexKey);
 
     let databaseUrl = config.databaseUrl;
@@ -65,7 +78,9 @@ export async function startRuntime(config: Config, logger: Logger, opts: { migra
     let sessions: SessionStore;
     let kv: Kv;
     if (config.redis.kind === 'memory') {
-      logger.warn('REDIS_URL not set: in-process session store, single instance only; sessions do not survive a restart');
+      logger.warn(
+        'REDIS_URL not set: in-process session store, single instance only; sessions do not survive a restart',
+      );
       sessions = new MemorySessionStore({ ttlSeconds: config.sessionTtlSeconds, cipher });
       kv = new MemoryKv();
     } else {
@@ -74,8 +89,16 @@ export async function startRuntime(config: Config, logger: Logger, opts: { migra
       closers.push(async () => {
         await client.quit().catch(() => client.disconnect());
       });
-      await connectRedis(client, 5000).catch((err: unknown) => logger.error({ err }, 'Redis not reachable at start; retrying in background'));
-      sessions = new RedisSessionStore({ redis: client, prefix: config.redisKeyPrefix, ttlSeconds: config.sessionTtlSeconds, cipher, metrics });
+      await connectRedis(client, 5000).catch((err: unknown) =>
+        logger.error({ err }, 'Redis not reachable at start; retrying in background'),
+      );
+      sessions = new RedisSessionStore({
+        redis: client,
+        prefix: config.redisKeyPrefix,
+        ttlSeconds: config.sessionTtlSeconds,
+        cipher,
+        metrics,
+      });
       kv = new RedisKv(client, config.redisKeyPrefix, metrics);
     }
     closers.push(() => sessions.close());
@@ -88,7 +111,18 @@ export async function startRuntime(config: Config, logger: Logger, opts: { migra
       metrics,
       logger,
     });
-    return { metrics, db, cipher, authSigningKeys: keys.authSigningKeys, redis, kv, sessions, customers, embedded, close };
+    return {
+      metrics,
+      db,
+      cipher,
+      authSigningKeys: keys.authSigningKeys,
+      redis,
+      kv,
+      sessions,
+      customers,
+      embedded,
+      close,
+    };
   } catch (err) {
     await close();
     throw err;

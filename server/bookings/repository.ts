@@ -35,21 +35,36 @@ export class BookingRepository {
    */
   async insert(q: Queryable, a: NewAppointment): Promise<{ row: AppointmentRow; replayed: boolean }> {
     if (a.idempotencyKey) {
-      const prior = await q.query<AppointmentRow>('SELECT * FROM appointments WHERE idempotency_key = $1', [a.idempotencyKey]);
+      const prior = await q.query<AppointmentRow>('SELECT * FROM appointments WHERE idempotency_key = $1', [
+        a.idempotencyKey,
+      ]);
       if (prior.rows[0]) return { row: prior.rows[0], replayed: true };
     }
     try {
       const { rows } = await q.query<AppointmentRow>(
         `INSERT INTO appointments (customer_id, vehicle_id, service_code, bay_id, starts_at, ends_at, source, call_sid, notes_enc, idempotency_key)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *`,
-        [a.customerId, a.vehicleId, a.serviceCode, a.bayId, a.startsAt, a.endsAt, a.source, a.callSid, a.notesEnc, a.idempotencyKey],
+        [
+          a.customerId,
+          a.vehicleId,
+          a.serviceCode,
+          a.bayId,
+          a.startsAt,
+          a.endsAt,
+          a.source,
+          a.callSid,
+          a.notesEnc,
+          a.idempotencyKey,
+        ],
       );
       return { row: rows[0] as AppointmentRow, replayed: false };
     } catch (err) {
       const code = pgErrorCode(err);
       if (code === '23P01') throw new ConflictError('SLOT_TAKEN', 'That time is no longer available');
       if (code === '23505' && a.idempotencyKey) {
-        const prior = await q.query<AppointmentRow>('SELECT * FROM appointments WHERE idempotency_key = $1', [a.idempotencyKey]);
+        const prior = await q.query<AppointmentRow>('SELECT * FROM appointments WHERE idempotency_key = $1', [
+          a.idempotencyKey,
+        ]);
         if (prior.rows[0]) return { row: prior.rows[0], replayed: true };
       }
       throw err;

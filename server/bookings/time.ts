@@ -78,7 +78,8 @@ export function localToUtc(local: string, tz: string): Date {
   const { year, month, day } = parseLocalDate(local.slice(0, 10));
   const hour = Number(m[4]);
   const minute = Number(m[5]);
-  if (hour > 23 || minute > 59) throw new ValidationError('INVALID_DATETIME', `${local} is not a time of day`);
+  if (hour > 23 || minute > 59)
+    throw new ValidationError('INVALID_DATETIME', `${local} is not a time of day`);
   const guess = Date.UTC(year, month - 1, day, hour, minute);
   // Two passes settle the offset on either side of a DST change.
   let instant = new Date(guess - offsetMinutes(new Date(guess), tz) * 60_000);
@@ -119,5 +120,7 @@ export function addDays(date: string, days: number): string {
 
 export function weekdayOf(date: string): WallTime['weekday'] {
   const { year, month, day } = parseLocalDate(date);
-  return (['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const)[new Date(Date.UTC(year, month - 1, day)).getUTCDay()] as WallTime['weekday'];
+  return (['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const)[
+    new Date(Date.UTC(year, month - 1, day)).getUTCDay()
+  ] as WallTime['weekday'];
 }

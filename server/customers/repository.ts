@@ -14,7 +14,7 @@ interface Row {
 // One round trip: the customer with vehicles, upcoming bookings and last service date.
 const VIEW_SQL = `
 SELECT c.id, c.name_enc, c.email_enc,
-  COALESCE((SELECT json_agg(json_build_object('id', v.id, 'year', v.year, 'make', v.make, 'model', v.model) ORDER BY v.created_at, v.id)
+  COALESCE((SELECT json_agg(json_build_object('id', v.id, 'year', v.year, 'make', v.make, 'model', v.model) ORDER BY v.created_at, v.year, v.make, v.model)
             FROM vehicles v WHERE v.customer_id = c.id), '[]'::json) AS vehicles,
   COALESCE((SELECT json_agg(json_build_object('id', a.id, 'startsAt', a.starts_at, 'endsAt', a.ends_at, 'serviceCode', a.service_code,
                                               'serviceName', s.name, 'vehicleId', a.vehicle_id) ORDER BY a.starts_at)
@@ -44,12 +44,18 @@ export class CustomerRepository {
   }
 
   async phoneIndexOf(customerId: string): Promise<string | null> {
-    const { rows } = await this.#db.query<{ phone_index: string }>('SELECT phone_index FROM customers WHERE id = $1', [customerId]);
+    const { rows } = await this.#db.query<{ phone_index: string }>(
+      'SELECT phone_index FROM customers WHERE id = $1',
+      [customerId],
+    );
     return rows[0]?.phone_index ?? null;
   }
 
   /** Inserts or returns the existing customer for this phone (the blind index is unique). */
-  async upsert(q: Queryable, c: { phoneE164: string; name: string | null; email: string | null }): Promise<{ id: string; created: boolean }> {
+  async upsert(
+    q: Queryable,
+    c: { phoneE164: string; name: string | null; email: string | null },
+  ): Promise<{ id: string; created: boolean }> {
     const { rows } = await q.query<{ id: string; created: boolean }>(
       `INSERT INTO customers (name_enc, email_enc, phone_enc, phone_index, pii_key_version)
        VALUES ($1, $2, $3, $4, $5)
@@ -67,10 +73,17 @@ export class CustomerRepository {
   }
 
   async setName(q: Queryable, customerId: string, name: string): Promise<void> {
-    await q.query('UPDATE customers SET name_enc = $2, updated_at = now() WHERE id = $1', [customerId, this.#cipher.encrypt(name)]);
+    await q.query('UPDATE customers SET name_enc = $2, updated_at = now() WHERE id = $1', [
+      customerId,
+      this.#cipher.encrypt(name),
+    ]);
   }
 
-  async addVehicle(q: Queryable, customerId: string, v: { year: number; make: string; model: string }): Promise<VehicleView> {
+  async addVehicle(
+    q: Queryable,
+    customerId: string,
+    v: { year: number; make: string; model: string },
+  ): Promise<VehicleView> {
     const { rows } = await q.query<{ id: string }>(
       'INSERT INTO vehicles (customer_id, year, make, model) VALUES ($1, $2, $3, $4) RETURNING id',
       [customerId, v.year, v.make, v.model],
@@ -86,7 +99,11 @@ export class CustomerRepository {
       firstName: name ? (name.trim().split(/\s+/)[0] ?? null) : null,
       email: this.#cipher.decryptNullable(row.email_enc),
       vehicles: row.vehicles,
-      upcoming: row.upcoming.map((a) => ({ ...a, startsAt: new Date(a.startsAt).toISOString(), endsAt: new Date(a.endsAt).toISOString() })),
+      upcoming: row.upcoming.map((a) => ({
+        ...a,
+        startsAt: new Date(a.startsAt).toISOString(),
+        endsAt: new Date(a.endsAt).toISOString(),
+      })),
       lastServiceDate: row.last_service ? row.last_service.toISOString() : null,
     };
   }

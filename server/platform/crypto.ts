@@ -17,7 +17,8 @@ export class PiiCipher {
   constructor(keys: ReadonlyMap<number, Buffer>, indexKey: Buffer) {
     if (keys.size === 0) throw new AppError('PII_KEYS_MISSING', 'At least one PII key is required');
     for (const [version, key] of keys) {
-      if (key.length !== 32) throw new AppError('PII_KEY_INVALID', `PII key version ${version} is not 32 bytes`);
+      if (key.length !== 32)
+        throw new AppError('PII_KEY_INVALID', `PII key version ${version} is not 32 bytes`);
     }
     if (indexKey.length !== 32) throw new AppError('PII_KEY_INVALID', 'PII index key is not 32 bytes');
     this.#keys = keys;
@@ -38,7 +39,8 @@ export class PiiCipher {
     const [v, ivPart, bodyPart] = token.split('.');
     const version = Number(v?.slice(1));
     const key = this.#keys.get(version);
-    if (!v?.startsWith('v') || !ivPart || !bodyPart) throw new AppError('PII_CIPHERTEXT_INVALID', 'Malformed ciphertext');
+    if (!v?.startsWith('v') || !ivPart || !bodyPart)
+      throw new AppError('PII_CIPHERTEXT_INVALID', 'Malformed ciphertext');
     if (!key) throw new AppError('PII_KEY_UNKNOWN', `No PII key for version ${version}`);
     const iv = Buffer.from(ivPart, 'base64url');
     const body = Buffer.from(bodyPart, 'base64url');
@@ -48,9 +50,14 @@ export class PiiCipher {
     try {
       const decipher = createDecipheriv('aes-256-gcm', key, iv);
       decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
-      return Buffer.concat([decipher.update(body.subarray(0, body.length - TAG_BYTES)), decipher.final()]).toString('utf8');
+      return Buffer.concat([
+        decipher.update(body.subarray(0, body.length - TAG_BYTES)),
+        decipher.final(),
+      ]).toString('utf8');
     } catch (err) {
-      throw new AppError('PII_DECRYPT_FAILED', 'Ciphertext does not authenticate under its key', { cause: err });
+      throw new AppError('PII_DECRYPT_FAILED', 'Ciphertext does not authenticate under its key', {
+        cause: err,
+      });
     }
   }
 

@@ -33,6 +33,11 @@ export const DEMO_DEALERSHIP = {
         { year: 2022, make: 'Honda', model: 'CR-V' },
       ],
     },
-    { name: 'Luis Ortega', phone: '+13125550199', email: null, vehicles: [{ year: 2017, make: 'Ford', model: 'F-150' }] },
+    {
+      name: 'Luis Ortega',
+      phone: '+13125550199',
+      email: null,
+      vehicles: [{ year: 2017, make: 'Ford', model: 'F-150' }],
+    },
   ],
 } as const;

@@ -45,6 +45,11 @@ export async function addDevPiiKey(dataDir: string): Promise<DevKeys> {
 }
 
 function fromStored(s: Stored): DevKeys {
-  const map = (r: Record<string, string>) => new Map(Object.entries(r).map(([v, k]) => [Number(v), Buffer.from(k, 'base64')]));
-  return { piiKeys: map(s.piiKeys), piiIndexKey: Buffer.from(s.piiIndexKey, 'base64'), authSigningKeys: map(s.authSigningKeys) };
+  const map = (r: Record<string, string>) =>
+    new Map(Object.entries(r).map(([v, k]) => [Number(v), Buffer.from(k, 'base64')]));
+  return {
+    piiKeys: map(s.piiKeys),
+    piiIndexKey: Buffer.from(s.piiIndexKey, 'base64'),
+    authSigningKeys: map(s.authSigningKeys),
+  };
 }

@@ -11,7 +11,10 @@ export interface EmbeddedPostgres {
  * same `pg` code path as in production. PGlite multiplexes one session: never hold a transaction
  * while waiting on another query.
  */
-export async function startEmbeddedPostgres(opts: { dataDir: string; logger: Logger }): Promise<EmbeddedPostgres> {
+export async function startEmbeddedPostgres(opts: {
+  dataDir: string;
+  logger: Logger;
+}): Promise<EmbeddedPostgres> {
   await mkdir(opts.dataDir, { recursive: true });
   const { PGlite } = await import('@electric-sql/pglite');
   const { btree_gist } = await import('@electric-sql/pglite/contrib/btree_gist');

@@ -65,7 +65,11 @@ export class ProviderError extends AppError {
   readonly provider: string;
   readonly status: number | undefined;
 
-  constructor(provider: string, message: string, opts: { status?: number; cause?: unknown; retryable?: boolean } = {}) {
+  constructor(
+    provider: string,
+    message: string,
+    opts: { status?: number; cause?: unknown; retryable?: boolean } = {},
+  ) {
     const retryable = opts.retryable ?? isRetryableStatus(opts.status);
     super('PROVIDER_ERROR', message, { statusCode: 502, retryable, cause: opts.cause });
     this.provider = provider;

@@ -9,7 +9,11 @@ export function createMetrics() {
   collectDefaultMetrics({ register: registry });
   return {
     registry,
-    activeCalls: new Gauge({ name: 'bayline_active_calls', help: 'Calls in progress', registers: [registry] }),
+    activeCalls: new Gauge({
+      name: 'bayline_active_calls',
+      help: 'Calls in progress',
+      registers: [registry],
+    }),
     turnLatency: new Histogram({
       name: 'bayline_turn_latency_seconds',
       help: 'Turn latency by stage',
@@ -17,7 +21,11 @@ export function createMetrics() {
       buckets: TURN_BUCKETS,
       registers: [registry],
     }),
-    bargeIns: new Counter({ name: 'bayline_barge_ins_total', help: 'Caller interruptions', registers: [registry] }),
+    bargeIns: new Counter({
+      name: 'bayline_barge_ins_total',
+      help: 'Caller interruptions',
+      registers: [registry],
+    }),
     providerErrors: new Counter({
       name: 'bayline_provider_errors_total',
       help: 'Provider errors',

@@ -23,9 +23,11 @@ export async function migrate(pool: pg.Pool, dir = resolveDir()): Promise<Migrat
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version text PRIMARY KEY, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
     const done = new Map(
-      (await client.query<{ version: string; checksum: string }>('SELECT version, checksum FROM schema_migrations')).rows.map(
-        (r) => [r.version, r.checksum],
-      ),
+      (
+        await client.query<{ version: string; checksum: string }>(
+          'SELECT version, checksum FROM schema_migrations',
+        )
+      ).rows.map((r) => [r.version, r.checksum]),
     );
     const result: MigrationResult = { applied: [], skipped: [] };
     for (const file of files) {
@@ -33,14 +35,18 @@ export async function migrate(pool: pg.Pool, dir = resolveDir()): Promise<Migrat
       const checksum = createHash('sha256').update(sql).digest('hex');
       const prior = done.get(file);
       if (prior !== undefined) {
-        if (prior !== checksum) throw new AppError('MIGRATION_CHANGED', `Migration ${file} was edited after it was applied`);
+        if (prior !== checksum)
+          throw new AppError('MIGRATION_CHANGED', `Migration ${file} was edited after it was applied`);
         result.skipped.push(file);
         continue;
       }
       await client.query('BEGIN');
       try {
         await client.query(sql);
-        await client.query('INSERT INTO schema_migrations (version, checksum) VALUES ($1, $2)', [file, checksum]);
+        await client.query('INSERT INTO schema_migrations (version, checksum) VALUES ($1, $2)', [
+          file,
+          checksum,
+        ]);
         await client.query('COMMIT');
       } catch (err) {
         await client.query('ROLLBACK');
@@ -58,5 +64,7 @@ export async function migrate(pool: pg.Pool, dir = resolveDir()): Promise<Migrat
 /** The SQL lives in <root>/infra/migrations, whether this runs from server/ or from dist/server/. */
 export function resolveDir(): string {
   const fromSource = path.resolve(__dirname, '../../infra/migrations');
-  return fromSource.includes(`${path.sep}dist${path.sep}`) ? path.resolve(__dirname, '../../../infra/migrations') : fromSource;
+  return fromSource.includes(`${path.sep}dist${path.sep}`)
+    ? path.resolve(__dirname, '../../../infra/migrations')
+    : fromSource;
 }

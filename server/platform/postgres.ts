@@ -37,13 +37,18 @@ export class Db implements Queryable {
   }
 
   /** Runs `fn` in a transaction; retries it on 40001/40P01 with jittered backoff. */
-  async tx<T>(fn: (q: Queryable) => Promise<T>, opts: { isolation?: 'serializable' | 'read committed'; attempts?: number } = {}): Promise<T> {
+  async tx<T>(
+    fn: (q: Queryable) => Promise<T>,
+    opts: { isolation?: 'serializable' | 'read committed'; attempts?: number } = {},
+  ): Promise<T> {
     const attempts = opts.attempts ?? 5;
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
       const end = this.#metrics?.dbLatency.startTimer();
       try {
-        await client.query(opts.isolation === 'serializable' ? 'BEGIN ISOLATION LEVEL SERIALIZABLE' : 'BEGIN');
+        await client.query(
+          opts.isolation === 'serializable' ? 'BEGIN ISOLATION LEVEL SERIALIZABLE' : 'BEGIN',
+        );
         const result = await fn(client as unknown as Queryable);
         await client.query('COMMIT');
         return result;
@@ -86,7 +91,9 @@ export function createDb(opts: { url: string; max?: number; searchPath?: string;
 }
 
 export function pgErrorCode(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
+  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string'
+    ? err.code
+    : undefined;
 }
 
 export function isRetryableTxError(err: unknown): boolean {
@@ -97,7 +104,10 @@ export function isRetryableTxError(err: unknown): boolean {
 export function withTimeout<T>(promise: Promise<T>, ms: number, code: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new AppError(code, `Timed out after ${ms} ms`, { statusCode: 503, retryable: true })), ms);
+    timer = setTimeout(
+      () => reject(new AppError(code, `Timed out after ${ms} ms`, { statusCode: 503, retryable: true })),
+      ms,
+    );
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -25,7 +25,11 @@ export function createRedis(redis: Exclude<Config['redis'], { kind: 'memory' }>)
     }
     case 'cluster': {
       const auth = redis.url ? authFrom(redis.url) : {};
-      return new Cluster([...redis.nodes], { enableOfflineQueue: false, lazyConnect: true, redisOptions: { ...BASE, ...auth } });
+      return new Cluster([...redis.nodes], {
+        enableOfflineQueue: false,
+        lazyConnect: true,
+        redisOptions: { ...BASE, ...auth },
+      });
     }
   }
 }
@@ -44,6 +48,8 @@ export async function connectRedis(client: RedisClient, timeoutMs: number): Prom
   client.on('error', () => undefined); // connection errors surface through health checks and metrics
   await Promise.race([
     client.connect(),
-    new Promise((_, reject) => setTimeout(() => reject(new Error('Redis connect timed out')), timeoutMs).unref()),
+    new Promise((_, reject) =>
+      setTimeout(() => reject(new Error('Redis connect timed out')), timeoutMs).unref(),
+    ),
   ]);
 }

@@ -25,7 +25,13 @@ export async function seedDemo(db: Db, cipher: PiiCipher): Promise<{ customers: 
       const { rows } = await q.query<{ id: string }>(
         `INSERT INTO customers (name_enc, email_enc, phone_enc, phone_index, pii_key_version) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (phone_index) DO UPDATE SET updated_at = customers.updated_at RETURNING id`,
-        [cipher.encrypt(c.name), cipher.encryptNullable(c.email), cipher.encrypt(c.phone), index, cipher.currentVersion],
+        [
+          cipher.encrypt(c.name),
+          cipher.encryptNullable(c.email),
+          cipher.encrypt(c.phone),
+          index,
+          cipher.currentVersion,
+        ],
       );
       const id = (rows[0] as { id: string }).id;
       for (const v of c.vehicles) {

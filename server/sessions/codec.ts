@@ -3,6 +3,17 @@ import type { PiiCipher } from '../platform/crypto';
 import type { Session, SessionInit, SessionPatch, Turn } from './types';
 
 /** Hash field values are strings in Redis; this is the one place that converts both ways. */
+/** Every contract field exists from ring time, so readers never meet a half-shaped hash. */
+export const SESSION_DEFAULTS = {
+  streamSid: '',
+  customerId: '',
+  state: 'ringing',
+  intent: '',
+  collected: {},
+  speaking: false,
+  owner: '',
+};
+
 export function toHash(fields: SessionPatch | SessionInit): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(fields)) {

@@ -1,5 +1,5 @@
 import type { PiiCipher } from '../platform/crypto';
-import { assertCallSid, decodeTurn, encodeTurn, fromHash, toHash } from './codec';
+import { SESSION_DEFAULTS, assertCallSid, decodeTurn, encodeTurn, fromHash, toHash } from './codec';
 import type { Session, SessionInit, SessionPatch, SessionStore, Turn } from './types';
 
 interface Entry {
@@ -45,7 +45,7 @@ export class MemorySessionStore implements SessionStore {
     assertCallSid(init.callSid);
     if (this.#live(init.callSid)) return false;
     const now = new Date().toISOString();
-    const hash = { ...toHash({ state: 'ringing', speaking: false, collected: {}, ...init }), createdAt: now, updatedAt: now };
+    const hash = { ...toHash({ ...SESSION_DEFAULTS, ...init }), createdAt: now, updatedAt: now };
     this.#entries.set(init.callSid, { hash, turns: [], expiresAt: Date.now() + this.#ttlMs });
     return true;
   }
@@ -60,7 +60,12 @@ export class MemorySessionStore implements SessionStore {
     assertCallSid(callSid);
     const e = this.#live(callSid);
     if (!e) return false;
-    Object.assign(e.hash, toHash(patch), { updatedAt: new Date().toISOString() });
+    const { collected, ...rest } = patch;
+    if (collected) {
+      const current = JSON.parse(e.hash.collected ?? '{}') as Record<string, unknown>;
+      e.hash.collected = JSON.stringify({ ...current, ...collected });
+    }
+    Object.assign(e.hash, toHash(rest), { updatedAt: new Date().toISOString() });
     return true;
   }
 

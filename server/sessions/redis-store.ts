@@ -1,13 +1,28 @@
 import type { RedisClient } from '../platform/redis';
 import type { PiiCipher } from '../platform/crypto';
 import type { Metrics } from '../platform/metrics';
-import { assertCallSid, callKeys, decodeTurn, encodeTurn, fromHash, liveIndexKey, toHash } from './codec';
+import {
+  SESSION_DEFAULTS,
+  assertCallSid,
+  callKeys,
+  decodeTurn,
+  encodeTurn,
+  fromHash,
+  liveIndexKey,
+  toHash,
+} from './codec';
 import type { Session, SessionInit, SessionPatch, SessionStore, Turn } from './types';
 
 // HSET on an existing hash keeps its TTL; refusing a missing key stops an update from resurrecting
-// an expired session as a key without expiry.
+// an expired session as a key without expiry. `collected` is merged key by key (ARGV[1], JSON or
+// empty), so concurrent writers of different collected keys lose nothing.
 const UPDATE = `if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV))
+if ARGV[1] ~= '' then
+  local current = cjson.decode(redis.call('HGET', KEYS[1], 'collected') or '{}')
+  for k, v in pairs(cjson.decode(ARGV[1])) do current[k] = v end
+  redis.call('HSET', KEYS[1], 'collected', cjson.encode(current))
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 return 1`;
 
 // The turns list takes the session's remaining TTL, so the two expire together.
@@ -26,7 +41,7 @@ const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call
 return 0`;
 
 type Scripted = RedisClient & {
-  baylineUpdate(key: string, ...args: string[]): Promise<number>;
+  baylineUpdate(key: string, merge: string, ...args: string[]): Promise<number>;
   baylineAppend(session: string, turns: string, value: string): Promise<number>;
   baylineCreate(key: string, ttlMs: string, ...args: string[]): Promise<number>;
   baylineRelease(key: string, owner: string): Promise<number>;
@@ -40,7 +55,13 @@ export class RedisSessionStore implements SessionStore {
   readonly #cipher: PiiCipher;
   readonly #metrics: Metrics | undefined;
 
-  constructor(opts: { redis: RedisClient; prefix: string; ttlSeconds: number; cipher: PiiCipher; metrics?: Metrics }) {
+  constructor(opts: {
+    redis: RedisClient;
+    prefix: string;
+    ttlSeconds: number;
+    cipher: PiiCipher;
+    metrics?: Metrics;
+  }) {
     const redis = opts.redis as Scripted;
     // defineCommand sends EVALSHA and falls back to EVAL once: one round trip per operation.
     if (typeof redis.baylineUpdate !== 'function') {
@@ -68,13 +89,17 @@ export class RedisSessionStore implements SessionStore {
   async create(init: SessionInit): Promise<boolean> {
     assertCallSid(init.callSid);
     const now = new Date().toISOString();
-    const hash = toHash({ state: 'ringing', speaking: false, collected: {}, ...init });
+    const hash = toHash({ ...SESSION_DEFAULTS, ...init });
     const args = Object.entries({ ...hash, createdAt: now, updatedAt: now }).flat();
     const keys = callKeys(this.#prefix, init.callSid);
-    const created = await this.#timed('create', () => this.#redis.baylineCreate(keys.session, String(this.#ttlMs), ...args));
+    const created = await this.#timed('create', () =>
+      this.#redis.baylineCreate(keys.session, String(this.#ttlMs), ...args),
+    );
     if (created === 1) {
       // The live index is a convenience for the dashboard; it lives in its own slot.
-      void this.#redis.zadd(liveIndexKey(this.#prefix), Date.now() + this.#ttlMs, init.callSid).catch(() => undefined);
+      void this.#redis
+        .zadd(liveIndexKey(this.#prefix), Date.now() + this.#ttlMs, init.callSid)
+        .catch(() => undefined);
     }
     return created === 1;
   }
@@ -87,8 +112,12 @@ export class RedisSessionStore implements SessionStore {
 
   async update(callSid: string, patch: SessionPatch): Promise<boolean> {
     assertCallSid(callSid);
-    const args = Object.entries({ ...toHash(patch), updatedAt: new Date().toISOString() }).flat();
-    const ok = await this.#timed('update', () => this.#redis.baylineUpdate(callKeys(this.#prefix, callSid).session, ...args));
+    const { collected, ...rest } = patch;
+    const merge = collected && Object.keys(collected).length > 0 ? JSON.stringify(collected) : '';
+    const args = Object.entries({ ...toHash(rest), updatedAt: new Date().toISOString() }).flat();
+    const ok = await this.#timed('update', () =>
+      this.#redis.baylineUpdate(callKeys(this.#prefix, callSid).session, merge, ...args),
+    );
     return ok === 1;
   }
 
@@ -101,7 +130,9 @@ export class RedisSessionStore implements SessionStore {
 
   async turns(callSid: string): Promise<Turn[]> {
     assertCallSid(callSid);
-    const values = await this.#timed('turns', () => this.#redis.lrange(callKeys(this.#prefix, callSid).turns, 0, -1));
+    const values = await this.#timed('turns', () =>
+      this.#redis.lrange(callKeys(this.#prefix, callSid).turns, 0, -1),
+    );
     return values.map((v) => decodeTurn(this.#cipher, v));
   }
 
@@ -114,13 +145,17 @@ export class RedisSessionStore implements SessionStore {
 
   async acquireLock(callSid: string, owner: string, ttlMs: number): Promise<boolean> {
     assertCallSid(callSid);
-    const res = await this.#timed('lock', () => this.#redis.set(callKeys(this.#prefix, callSid).lock, owner, 'PX', ttlMs, 'NX'));
+    const res = await this.#timed('lock', () =>
+      this.#redis.set(callKeys(this.#prefix, callSid).lock, owner, 'PX', ttlMs, 'NX'),
+    );
     return res === 'OK';
   }
 
   async releaseLock(callSid: string, owner: string): Promise<void> {
     assertCallSid(callSid);
-    await this.#timed('unlock', () => this.#redis.baylineRelease(callKeys(this.#prefix, callSid).lock, owner));
+    await this.#timed('unlock', () =>
+      this.#redis.baylineRelease(callKeys(this.#prefix, callSid).lock, owner),
+    );
   }
 
   async listLive(limit = 200): Promise<Session[]> {

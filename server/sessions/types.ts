@@ -12,7 +12,8 @@ export interface Session {
   owner: string;
 }
 
-export type SessionInit = Pick<Session, 'callSid'> & Partial<Omit<Session, 'callSid' | 'createdAt' | 'updatedAt'>>;
+export type SessionInit = Pick<Session, 'callSid'> &
+  Partial<Omit<Session, 'callSid' | 'createdAt' | 'updatedAt'>>;
 export type SessionPatch = Partial<Omit<Session, 'callSid' | 'createdAt' | 'updatedAt'>>;
 
 export interface Turn {
@@ -27,7 +28,10 @@ export interface SessionStore {
   /** Creates the session hash with the configured TTL. Overwrites nothing if it exists (returns false). */
   create(init: SessionInit): Promise<boolean>;
   get(callSid: string): Promise<Session | null>;
-  /** Atomic, one round trip; never changes the TTL; false if the session does not exist (expired). */
+  /**
+   * Atomic, one round trip; never changes the TTL; false if the session does not exist (expired).
+   * `collected` is merged key by key into what is there, not replaced.
+   */
   update(callSid: string, patch: SessionPatch): Promise<boolean>;
   /** Appends an encrypted turn; the list shares the session's expiry. Returns the new length (0: no session). */
   appendTurn(callSid: string, turn: Turn): Promise<number>;

@@ -1,0 +1,313 @@
+/**
+ * Outbound audio pacing for one call. TTS delivers audio faster than real time; sending it all at
+ * once would leave seconds buffered at Twilio, and a barge-in `clear` would then cut a sentence
+ * the product believes was never sent, or worse, marks would come back long after the fact. So we
+ * keep only a small lead (`leadMs`) buffered at Twilio and release 20 ms frames on the shared
+ * ticker, with each `mark` sent right after the audio it follows.
+ *
+ * Twilio's buffer is modelled as `bufferedUntil`: the clock time at which everything sent so far
+ * will have finished playing.
+ */
+import type { OutboundEncoder } from './frames';
+import { BYTES_PER_MS, FRAME_BYTES } from './mulaw';
+import { sharedTicker, type FrameTicker, type Tickable } from './ticker';
+
+export interface PacerOptions {
+  readonly encoder: OutboundEncoder;
+  /** Hands one JSON text message to the socket. */
+  readonly send: (json: string) => void;
+  /** Audio kept buffered ahead of playback at Twilio; it oscillates within ±1 tick of this. */
+  readonly leadMs?: number;
+  readonly ticker?: FrameTicker;
+  /** A frame sent this much after its due time counts as late (an audible gap is likely). */
+  readonly lateAfterMs?: number;
+  /** Recent per-frame lateness samples kept for stats; 0 keeps none. */
+  readonly jitterSamples?: number;
+  /** Per-frame lateness for a metrics histogram; a number, so no allocation. */
+  readonly onFrame?: (latenessMs: number) => void;
+}
+
+export interface ClearResult {
+  /** Marks never sent: their audio was not heard. */
+  readonly droppedMarks: string[];
+  /** Marks sent whose audio, by our model, was still buffered at Twilio (Twilio echoes them at once). */
+  readonly unplayedMarks: string[];
+  readonly droppedAudioMs: number;
+}
+
+export interface PacerStats {
+  readonly framesSent: number;
+  readonly audioMsSent: number;
+  readonly marksSent: number;
+  readonly lateFrames: number;
+  readonly maxLatenessMs: number;
+}
+
+interface SentMark {
+  readonly name: string;
+  readonly playEndAt: number;
+}
+
+export class OutboundPacer implements Tickable {
+  readonly leadMs: number;
+  private readonly encoder: OutboundEncoder;
+  private readonly send: (json: string) => void;
+  private readonly ticker: FrameTicker;
+  private readonly lateAfterMs: number;
+  private readonly onFrame: ((latenessMs: number) => void) | undefined;
+
+  /** Audio (Buffer) and marks (string) in order; `head` and `offset` avoid shifting the array. */
+  private items: (Buffer | string)[] = [];
+  private readyAt: number[] = [];
+  private head = 0;
+  private offset = 0;
+  private queuedBytes = 0;
+  private flushed = false;
+  private closed = false;
+  private bufferedUntil = 0;
+  private readonly staging = Buffer.alloc(FRAME_BYTES);
+  private sentMarks: SentMark[] = [];
+
+  private framesSent = 0;
+  private bytesSent = 0;
+  private marksSent = 0;
+  private lateFrames = 0;
+  private maxLatenessMs = 0;
+  private readonly jitter: Float64Array;
+  private jitterCount = 0;
+
+  constructor(opts: PacerOptions) {
+    this.encoder = opts.encoder;
+    this.send = opts.send;
+    this.leadMs = opts.leadMs ?? 120;
+    this.ticker = opts.ticker ?? sharedTicker();
+    this.lateAfterMs = opts.lateAfterMs ?? 60;
+    this.onFrame = opts.onFrame;
+    this.jitter = new Float64Array(opts.jitterSamples ?? 256);
+  }
+
+  /** Queues mu-law audio of any length; frames go out now if the lead allows, else on ticks. */
+  push(audio: Uint8Array): void {
+    if (this.closed || audio.length === 0) return;
+    const buf = Buffer.isBuffer(audio)
+      ? audio
+      : Buffer.from(audio.buffer, audio.byteOffset, audio.byteLength);
+    this.enqueue(buf, buf.length);
+    this.flushed = false;
+    this.pump(this.ticker.clock.now(), undefined);
+  }
+
+  /** Queues a named mark after everything pushed so far. */
+  mark(name: string): void {
+    if (this.closed) return;
+    this.enqueue(name, 0);
+    this.pump(this.ticker.clock.now(), undefined);
+  }
+
+  /** No more audio is coming for now: a tail shorter than a frame may go out without waiting. */
+  flush(): void {
+    if (this.closed) return;
+    this.flushed = true;
+    this.pump(this.ticker.clock.now(), undefined);
+  }
+
+  /** Barge-in: drops unsent audio and marks, tells Twilio to empty its buffer, reports what was lost. */
+  clear(): ClearResult {
+    const now = this.ticker.clock.now();
+    const droppedMarks: string[] = [];
+    for (let i = this.head; i < this.items.length; i++) {
+      const item = this.items[i];
+      if (typeof item === 'string') droppedMarks.push(item);
+    }
+    const unplayedMarks = this.sentMarks.filter((m) => m.playEndAt > now).map((m) => m.name);
+    const droppedAudioMs = this.queuedBytes / BYTES_PER_MS;
+    this.reset();
+    this.bufferedUntil = now;
+    if (!this.closed) this.send(this.encoder.clear());
+    return { droppedMarks, unplayedMarks, droppedAudioMs };
+  }
+
+  /** Stops pacing for good; queued audio is dropped, nothing more is sent. */
+  close(): void {
+    this.closed = true;
+    this.reset();
+  }
+
+  /** Audio queued here, not yet sent. */
+  get queuedMs(): number {
+    return this.queuedBytes / BYTES_PER_MS;
+  }
+
+  /** Audio sent but, by our model, not yet played at Twilio. */
+  get bufferedMs(): number {
+    return Math.max(0, this.bufferedUntil - this.ticker.clock.now());
+  }
+
+  /** Nothing queued and nothing left playing. */
+  get idle(): boolean {
+    return this.head >= this.items.length && this.bufferedMs === 0;
+  }
+
+  /** Names of sent marks whose audio may still be playing at Twilio, in order. */
+  get inFlightMarks(): string[] {
+    const now = this.ticker.clock.now();
+    return this.sentMarks.filter((m) => m.playEndAt > now).map((m) => m.name);
+  }
+
+  get stats(): PacerStats {
+    return {
+      framesSent: this.framesSent,
+      audioMsSent: this.bytesSent / BYTES_PER_MS,
+      marksSent: this.marksSent,
+      lateFrames: this.lateFrames,
+      maxLatenessMs: this.maxLatenessMs,
+    };
+  }
+
+  /** The most recent per-frame lateness samples (ms), oldest first. */
+  jitterSamples(): Float64Array {
+    const cap = this.jitter.length;
+    const n = Math.min(this.jitterCount, cap);
+    const out = new Float64Array(n);
+    const start = this.jitterCount - n;
+    for (let i = 0; i < n; i++) out[i] = this.jitter[(start + i) % cap] as number;
+    return out;
+  }
+
+  onTick(now: number, idealNow: number): void {
+    this.pump(now, idealNow);
+  }
+
+  private enqueue(item: Buffer | string, bytes: number): void {
+    this.items.push(item);
+    this.readyAt.push(this.ticker.clock.now());
+    this.queuedBytes += bytes;
+  }
+
+  private reset(): void {
+    this.items = [];
+    this.readyAt = [];
+    this.head = 0;
+    this.offset = 0;
+    this.queuedBytes = 0;
+    this.flushed = false;
+    this.sentMarks = [];
+    this.ticker.remove(this);
+  }
+
+  /** Sends whatever is due now. `idealNow` is set on ticks (undefined when called from push/mark/flush). */
+  private pump(now: number, idealNow: number | undefined): void {
+    while (this.head < this.items.length) {
+      const item = this.items[this.head] as Buffer | string;
+      if (typeof item === 'string') {
+        this.sendMark(item, now);
+        continue;
+      }
+      // Send while what Twilio holds would drop to the lead or below before the next chance.
+      if (this.bufferedUntil - now > this.leadMs) break;
+      if (!this.sendFrame(now, idealNow)) break;
+    }
+    this.compact();
+    const waiting = this.head < this.items.length;
+    if (waiting) this.ticker.add(this);
+    else this.ticker.remove(this);
+  }
+
+  private sendMark(name: string, now: number): void {
+    this.head++;
+    this.offset = 0;
+    // Forget marks that have certainly played, so the list stays as short as what is in flight.
+    if (this.sentMarks.length > 0) this.sentMarks = this.sentMarks.filter((m) => m.playEndAt > now);
+    this.sentMarks.push({ name, playEndAt: Math.max(this.bufferedUntil, now) });
+    this.marksSent++;
+    this.send(this.encoder.mark(name));
+  }
+
+  /** Sends one frame (up to 160 bytes, possibly spanning chunks); false when it must wait for more audio. */
+  private sendFrame(now: number, idealNow: number | undefined): boolean {
+    const first = this.items[this.head] as Buffer;
+    const inFirst = first.length - this.offset;
+    let bytes: number;
+    let readyAt: number;
+    let json: string;
+    if (inFirst >= FRAME_BYTES) {
+      bytes = FRAME_BYTES;
+      readyAt = this.readyAt[this.head] as number;
+      json = this.encoder.media(first, this.offset, this.offset + bytes);
+      this.offset += bytes;
+      if (this.offset === first.length) this.advance();
+    } else {
+      // Walk the contiguous audio up to the next mark without consuming, to decide first.
+      let avail = 0;
+      let i = this.head;
+      for (; i < this.items.length && avail < FRAME_BYTES; i++) {
+        const it = this.items[i];
+        if (typeof it === 'string') break;
+        avail += (it as Buffer).length - (i === this.head ? this.offset : 0);
+      }
+      const markNext = i < this.items.length && typeof this.items[i] === 'string';
+      const runningDry = this.bufferedUntil - now <= this.ticker.periodMs;
+      if (avail < FRAME_BYTES && !markNext && !this.flushed && !runningDry) return false;
+      bytes = Math.min(avail, FRAME_BYTES);
+      readyAt = 0;
+      let filled = 0;
+      while (filled < bytes) {
+        const buf = this.items[this.head] as Buffer;
+        const take = Math.min(bytes - filled, buf.length - this.offset);
+        buf.copy(this.staging, filled, this.offset, this.offset + take);
+        readyAt = this.readyAt[this.head] as number;
+        filled += take;
+        this.offset += take;
+        if (this.offset === buf.length) this.advance();
+      }
+      json = this.encoder.media(this.staging, 0, bytes);
+    }
+
+    this.queuedBytes -= bytes;
+    this.record(now, idealNow, readyAt);
+    this.bufferedUntil = Math.max(this.bufferedUntil, now) + bytes / BYTES_PER_MS;
+    this.framesSent++;
+    this.bytesSent += bytes;
+    this.send(json);
+    return true;
+  }
+
+  private advance(): void {
+    this.head++;
+    this.offset = 0;
+  }
+
+  /**
+   * Due time = when the lead would have fallen to `leadMs` without this frame, or when its audio
+   * arrived if later. On ticks it is rounded up to the tick grid, so normal operation measures
+   * only timer lateness, while a blocked event loop shows up as whole missed ticks.
+   */
+  private record(now: number, idealNow: number | undefined, readyAt: number): void {
+    let due = Math.max(readyAt, this.bufferedUntil - this.leadMs);
+    if (idealNow !== undefined && due <= idealNow) {
+      const period = this.ticker.periodMs;
+      due = idealNow - Math.floor((idealNow - due) / period) * period;
+    }
+    const lateness = Math.max(0, now - due);
+    if (lateness > this.lateAfterMs) this.lateFrames++;
+    if (lateness > this.maxLatenessMs) this.maxLatenessMs = lateness;
+    if (this.jitter.length > 0) this.jitter[this.jitterCount % this.jitter.length] = lateness;
+    this.jitterCount++;
+    this.onFrame?.(lateness);
+  }
+
+  /** Drops consumed entries now and then, so a long answer does not pin every chunk it used. */
+  private compact(): void {
+    if (this.head === this.items.length) {
+      if (this.head > 0) {
+        this.items.length = 0;
+        this.readyAt.length = 0;
+        this.head = 0;
+      }
+    } else if (this.head >= 32) {
+      this.items.splice(0, this.head);
+      this.readyAt.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+}
