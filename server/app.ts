@@ -8,6 +8,9 @@ import { AppError } from './platform/errors';
 import type { SessionStore } from './sessions';
 import type { CustomerDirectory } from './customers';
 import { healthRoutes } from './health';
+import websocket from '@fastify/websocket';
+import { telephonyRoutes, WEBSOCKET_OPTIONS } from './telephony/routes';
+import type { VoiceDeps } from './telephony/voice-deps';
 
 export interface Lifecycle {
   /** Set on SIGTERM: stop admitting calls, readiness says 503, live calls finish. */
@@ -23,6 +26,8 @@ export interface AppDeps {
   sessions: SessionStore;
   customers: CustomerDirectory;
   lifecycle: Lifecycle;
+  /** The phone agent; absent in apps built for the API or health alone. */
+  voice?: VoiceDeps;
 }
 
 /** Builds the app; never listens (main.ts does, tests use inject() or listen on port 0). */
@@ -54,5 +59,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   );
 
   healthRoutes(app, deps);
+  if (deps.voice) {
+    await app.register(websocket, WEBSOCKET_OPTIONS);
+    const voice = deps.voice;
+    await app.register(async (scope) => telephonyRoutes(scope, voice));
+  }
   return app;
 }

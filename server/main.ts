@@ -1,11 +1,33 @@
 import closeWithGrace from 'close-with-grace';
-import { loadConfig, ConfigError } from './config';
-import { createLogger } from './platform/logger';
+import { loadConfig, ConfigError, type Config } from './config';
+import { createLogger, type Logger } from './platform/logger';
 import { startRuntime } from './runtime';
 import { buildApp, type Lifecycle } from './app';
+import { createProviders, type ProviderUrls } from './providers';
+import { createDemoBrain, startEmulators } from './providers/emulators';
+import { createVoice } from './voice';
+
+const DRAIN_TIMEOUT_MS = 25_000;
+
+/** Demo mode: the same emulators the tests use, on loopback, with the rule-based demo model. */
+async function demoProviders(
+  config: Config,
+  logger: Logger,
+): Promise<{ urls: ProviderUrls; close(): Promise<void> }> {
+  const emulators = await startEmulators({
+    openai: { chat: { handler: createDemoBrain({ timeZone: config.timezone }) } },
+  });
+  logger.warn({ urls: emulators.urls }, 'OPENAI_API_KEY not set: demo mode, providers are local emulators');
+  return { urls: emulators.urls, close: () => emulators.close() };
+}
+
+async function waitForDrain(active: () => number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (active() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+}
 
 async function main(): Promise<void> {
-  let config;
+  let config: Config;
   try {
     config = loadConfig();
   } catch (err) {
@@ -17,23 +39,32 @@ async function main(): Promise<void> {
   }
   const logger = createLogger({ level: config.logLevel });
   const runtime = await startRuntime(config, logger);
+  const demo = config.demoMode ? await demoProviders(config, logger) : null;
+  const providers = createProviders(config, logger, demo?.urls);
   const lifecycle: Lifecycle = { draining: false };
-  const app = await buildApp({ config, logger, lifecycle, ...runtime });
+  const voice = createVoice({ config, logger, runtime, providers, lifecycle });
+  const app = await buildApp({ config, logger, lifecycle, ...runtime, voice: voice.deps });
 
-  closeWithGrace({ delay: 30_000, logger }, async ({ signal, err }) => {
+  closeWithGrace({ delay: DRAIN_TIMEOUT_MS + 5_000, logger }, async ({ signal, err }) => {
     if (err) logger.error({ err }, 'closing after an error');
-    logger.info({ signal }, 'shutting down: draining calls');
+    logger.info({ signal, activeCalls: voice.registry.active }, 'shutting down: draining calls');
     lifecycle.draining = true;
+    await waitForDrain(() => voice.registry.active, DRAIN_TIMEOUT_MS);
     await app.close();
+    voice.registry.close();
+    await demo?.close();
     await runtime.close();
   });
 
   await app.listen({ port: config.port, host: config.host });
+  // Fixed lines are synthesised once, now, so the first caller hears no synthesis delay.
+  void voice.phrases.warm();
   const base = `http://127.0.0.1:${config.port}`;
   logger.info(
     {
       url: base,
       dashboard: `${base}/dashboard`,
+      twilioVoiceWebhook: `${config.publicBaseUrl}/twilio/voice`,
       demoMode: config.demoMode,
       embeddedDb: runtime.embedded,
       sessions: runtime.sessions.backend,

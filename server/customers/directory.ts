@@ -97,6 +97,11 @@ export class CustomerDirectory {
     return view;
   }
 
+  /** By id, straight from Postgres: for the rare stream that lands on an instance that did not see the ring. */
+  async lookupById(customerId: string): Promise<CustomerView | null> {
+    return this.#repo.findViewById(customerId);
+  }
+
   async invalidateIndex(index: string): Promise<void> {
     this.#generation.set(index, (this.#generation.get(index) ?? 0) + 1);
     // Generations only matter while a load is in flight; keep the map from growing without bound.

@@ -1,0 +1,1 @@
+export { CallRepository, type CallTurn, type CallLatency } from './repository';

@@ -1,0 +1,441 @@
+import type { Logger } from '../platform/logger';
+import type { Metrics } from '../platform/metrics';
+import type { ChatMessage, LlmProvider, ToolCall, TtsProvider } from '../providers/types';
+import { SentenceChunker } from './chunker';
+import { PHRASES, type AudioClip, type PhraseCache } from './phrases';
+import { SpeechQueue } from './speech';
+import {
+  OUTCOME_RANK,
+  type CallControl,
+  type CallOutcome,
+  type SpeechOutput,
+  type ToolAction,
+  type ToolRunner,
+  type TurnLatency,
+} from './ports';
+import { isBackchannel } from './backchannel';
+
+export interface AgentTurn {
+  role: 'caller' | 'agent';
+  text: string;
+  at: string;
+  interrupted: boolean;
+}
+
+export interface AgentDeps {
+  callSid: string;
+  log: Logger;
+  metrics?: Metrics;
+  llm: LlmProvider;
+  tts: TtsProvider;
+  phrases: PhraseCache;
+  tools: ToolRunner;
+  systemPrompt: string;
+  output: SpeechOutput;
+  control: CallControl;
+  onTurn(turn: AgentTurn): void;
+  onState(state: 'listening' | 'thinking' | 'speaking' | 'transferring' | 'ending'): void;
+  fillerAfterMs?: number;
+  maxToolRounds?: number;
+}
+
+interface ActiveTurn {
+  controller: AbortController;
+  speech: SpeechQueue;
+  messages: Array<Extract<ChatMessage, { role: 'assistant' }>>;
+  interrupted: boolean;
+  finishedProducing: boolean;
+  recorded: boolean;
+  action: ToolAction | null;
+  actionMark: string | null;
+}
+
+/**
+ * One call's conversation: turns, tools, barge-in and the heard-only history. Knows nothing of
+ * Twilio or vendors: audio goes to a SpeechOutput, marks come back through onMark().
+ */
+export class CallAgent {
+  readonly history: ChatMessage[] = [];
+  readonly latency: TurnLatency[] = [];
+  outcome: CallOutcome = 'abandoned';
+  readonly #d: AgentDeps;
+  #turn: ActiveTurn | null = null;
+  #markSeq = 0;
+  #callerTurns = 0;
+  #lastCallerText = '';
+  #speechStoppedAt: number | null = null;
+  #ended = false;
+  readonly #cleared = new Set<string>();
+
+  constructor(deps: AgentDeps) {
+    this.#d = deps;
+  }
+
+  get speaking(): boolean {
+    const t = this.#turn;
+    return !!t && !t.interrupted && (!t.finishedProducing || t.speech.pendingMarks > 0);
+  }
+
+  /** Plays the fixed greeting (prepared at ring time) and records it as the agent's first turn. */
+  greet(text: string, audio: AudioClip): void {
+    const turn = this.#newTurn();
+    const message = { role: 'assistant' as const, content: text };
+    this.history.push(message);
+    turn.messages.push(message);
+    const t0 = performance.now();
+    turn.speech.play(text, audio, message);
+    this.#d.onState('speaking');
+    void turn.speech.drained().then(() => {
+      turn.finishedProducing = true;
+      this.#d.log.debug({ ms: performance.now() - t0 }, 'greeting queued');
+      this.#maybeTurnDone(turn);
+    });
+  }
+
+  /**
+   * The provider's VAD heard speech. Deliberately not a barge-in: a cough or an "uh-huh" starts
+   * speech too. Interruption waits for onSustainedSpeech (measured on the audio itself).
+   */
+  onSpeechStarted(): void {
+    this.#speechStoppedAt = null;
+  }
+
+  onSpeechStopped(): void {
+    this.#speechStoppedAt = performance.now();
+  }
+
+  /** The caller has been speaking long enough to be real (not a cough or an "uh-huh"). */
+  onSustainedSpeech(): void {
+    if (this.speaking) this.#bargeIn();
+  }
+
+  onTranscript(text: string): void {
+    const clean = text.trim();
+    if (this.#ended || clean.length === 0) return;
+    if (this.speaking) {
+      // A backchannel while the agent talks is a listener's noise, not a turn.
+      if (isBackchannel(clean)) return;
+      this.#bargeIn();
+    }
+    this.#startTurn(clean);
+  }
+
+  onDtmf(digit: string): void {
+    if (this.#ended) return;
+    if (digit === '0') {
+      if (this.#turn && !this.#turn.interrupted) this.#bargeIn();
+      this.#recordCaller('[pressed 0]');
+      this.#speakAndAct(PHRASES.transfer, { type: 'transfer', reason: 'caller pressed 0' });
+      return;
+    }
+    if (this.speaking) this.#bargeIn();
+    this.#startTurn(`[pressed ${digit}]`);
+  }
+
+  onMark(name: string): void {
+    if (this.#cleared.delete(name)) return;
+    const turn = this.#turn;
+    if (!turn) return;
+    const sentence = turn.speech.sentences.find((s) => s.mark === name);
+    if (sentence) sentence.heard = true;
+    if (turn.actionMark === name && turn.action) {
+      void this.#perform(turn.action);
+      return;
+    }
+    this.#maybeTurnDone(turn);
+  }
+
+  /** Ends everything this agent started; safe to call twice. */
+  stop(): void {
+    this.#ended = true;
+    const turn = this.#turn;
+    if (turn && !turn.controller.signal.aborted) {
+      if (this.speaking) this.#trimToHeard(turn);
+      this.#recordAgent(turn, this.speaking);
+      turn.controller.abort();
+    }
+  }
+
+  #newTurn(): ActiveTurn {
+    const controller = new AbortController();
+    const turn: ActiveTurn = {
+      controller,
+      messages: [],
+      interrupted: false,
+      finishedProducing: false,
+      recorded: false,
+      action: null,
+      actionMark: null,
+      speech: new SpeechQueue({
+        tts: this.#d.tts,
+        phrases: this.#d.phrases,
+        out: this.#d.output,
+        signal: controller.signal,
+        nextMark: () => `m${++this.#markSeq}`,
+        onFirstAudio: (ms) => this.#onFirstAudio(ms),
+        onError: (err) => this.#onSpeechError(turn, err),
+      }),
+    };
+    this.#turn = turn;
+    return turn;
+  }
+
+  #bargeIn(): void {
+    const turn = this.#turn;
+    if (!turn || turn.interrupted) return;
+    turn.interrupted = true;
+    const { unplayed } = this.#d.output.clear();
+    for (const m of unplayed) this.#cleared.add(m);
+    turn.controller.abort();
+    this.#trimToHeard(turn);
+    this.#recordAgent(turn, true);
+    this.#d.metrics?.bargeIns.inc();
+    this.#d.log.info({ heard: turn.speech.sentences.filter((s) => s.heard).length }, 'barge-in');
+    this.#d.onState('listening');
+  }
+
+  /** Keeps in history only what the caller heard (sentences whose marks came back). */
+  #trimToHeard(turn: ActiveTurn): void {
+    const heardBy = new Map<object, string[]>();
+    for (const s of turn.speech.sentences) {
+      if (s.heard && s.owner) heardBy.set(s.owner, [...(heardBy.get(s.owner) ?? []), s.text]);
+    }
+    for (const m of turn.messages) {
+      const heard = heardBy.get(m)?.join(' ') ?? '';
+      m.content = heard.length > 0 ? heard : m.tool_calls ? null : '';
+    }
+    // A text-only message the caller heard none of did not happen, as far as the conversation goes.
+    for (let i = this.history.length - 1; i >= 0; i--) {
+      const m = this.history[i];
+      if (m?.role === 'assistant' && !m.tool_calls && m.content === '' && turn.messages.includes(m))
+        this.history.splice(i, 1);
+    }
+  }
+
+  #startTurn(text: string): void {
+    this.#recordCaller(text);
+    this.history.push({ role: 'user', content: text });
+    void this.#respond();
+  }
+
+  #recordCaller(text: string): void {
+    this.#callerTurns++;
+    this.#lastCallerText = text;
+    this.#d.onTurn({ role: 'caller', text, at: new Date().toISOString(), interrupted: false });
+  }
+
+  #recordAgent(turn: ActiveTurn, interrupted: boolean): void {
+    if (turn.recorded) return;
+    turn.recorded = true;
+    const spoken = turn.speech.sentences.filter((s) => !interrupted || s.heard).map((s) => s.text);
+    if (spoken.length > 0)
+      this.#d.onTurn({ role: 'agent', text: spoken.join(' '), at: new Date().toISOString(), interrupted });
+  }
+
+  // Per-turn latency marks (performance.now based).
+  #t0 = 0;
+  #current: TurnLatency | null = null;
+
+  async #respond(): Promise<void> {
+    const turn = this.#newTurn();
+    const signal = turn.controller.signal;
+    this.#t0 = performance.now();
+    this.#current = {
+      sttMs: this.#speechStoppedAt !== null ? Math.max(0, this.#t0 - this.#speechStoppedAt) : null,
+      llmFirstTokenMs: null,
+      ttsFirstByteMs: null,
+      firstFrameMs: null,
+      totalMs: null,
+    };
+    this.latency.push(this.#current);
+    this.#speechStoppedAt = null;
+    this.#d.onState('thinking');
+    const maxRounds = this.#d.maxToolRounds ?? 5;
+    try {
+      for (let round = 0; round < maxRounds && !signal.aborted; round++) {
+        const { text, calls } = await this.#streamOnce(turn);
+        if (signal.aborted) return;
+        if (calls.length === 0) break;
+        const message = turn.messages[turn.messages.length - 1];
+        if (message) message.tool_calls = calls;
+        await this.#runTools(turn, calls);
+        if (turn.action) break;
+        if (round === maxRounds - 1 && text.length === 0) turn.speech.sayPhrase(PHRASES.didNotCatch);
+      }
+    } catch (err) {
+      if (signal.aborted) return;
+      this.#onProviderError('llm', err);
+      turn.speech.sayPhrase(PHRASES.apology);
+    }
+    if (signal.aborted) return;
+    if (turn.action) {
+      const spokeSomething = turn.speech.sentences.length > 0 || turn.messages.some((m) => m.content);
+      if (!spokeSomething)
+        turn.speech.sayPhrase(turn.action.type === 'transfer' ? PHRASES.transfer : PHRASES.goodbye);
+    }
+    await turn.speech.drained();
+    if (signal.aborted) return;
+    turn.finishedProducing = true;
+    if (turn.action) {
+      const last = turn.speech.sentences[turn.speech.sentences.length - 1];
+      turn.actionMark = last?.mark ?? null;
+      this.#d.onState(turn.action.type === 'transfer' ? 'transferring' : 'ending');
+      if (!last || last.heard) void this.#perform(turn.action);
+      return;
+    }
+    this.#maybeTurnDone(turn);
+  }
+
+  async #streamOnce(turn: ActiveTurn): Promise<{ text: string; calls: ToolCall[] }> {
+    const signal = turn.controller.signal;
+    const message: Extract<ChatMessage, { role: 'assistant' }> = { role: 'assistant', content: '' };
+    const chunker = new SentenceChunker();
+    let text = '';
+    let calls: ToolCall[] = [];
+    let added = false;
+    const ensureAdded = () => {
+      if (!added) {
+        added = true;
+        this.history.push(message);
+        turn.messages.push(message);
+      }
+    };
+    const messages = [{ role: 'system' as const, content: this.#d.systemPrompt }, ...this.history];
+    for await (const chunk of this.#d.llm.stream({ messages, tools: this.#d.tools.specs, signal })) {
+      if (signal.aborted) break;
+      if (this.#current && this.#current.llmFirstTokenMs === null && chunk.type !== 'done') {
+        this.#current.llmFirstTokenMs = performance.now() - this.#t0;
+        this.#d.metrics?.turnLatency.observe(
+          { stage: 'llm_first_token' },
+          this.#current.llmFirstTokenMs / 1000,
+        );
+      }
+      if (chunk.type === 'text') {
+        ensureAdded();
+        text += chunk.text;
+        message.content = text;
+        for (const sentence of chunker.push(chunk.text)) {
+          this.#d.onState('speaking');
+          turn.speech.say(sentence, message);
+        }
+      } else if (chunk.type === 'tool_calls') {
+        calls = chunk.calls;
+      }
+    }
+    const rest = chunker.flush();
+    if (rest && !signal.aborted) {
+      this.#d.onState('speaking');
+      turn.speech.say(rest, message);
+    }
+    if (calls.length > 0) ensureAdded();
+    if (!text && calls.length > 0) message.content = null;
+    return { text, calls };
+  }
+
+  async #runTools(turn: ActiveTurn, calls: ToolCall[]): Promise<void> {
+    let filler: NodeJS.Timeout | undefined = setTimeout(() => {
+      filler = undefined;
+      // Only when nothing else is being said: a filler over the model's own words would be noise.
+      if (turn.speech.sentences.length === 0) turn.speech.sayPhrase(PHRASES.filler);
+    }, this.#d.fillerAfterMs ?? 700);
+    try {
+      for (const call of calls) {
+        // Tools are short database operations: let a started write finish even if the caller barges in.
+        const r = await this.#d.tools.execute(call.function.name, call.function.arguments, {
+          lastCallerText: this.#lastCallerText,
+          callerTurnCount: this.#callerTurns,
+        });
+        this.history.push({ role: 'tool', tool_call_id: call.id, content: JSON.stringify(r.result) });
+        const ok = !(typeof r.result === 'object' && r.result !== null && 'error' in r.result);
+        this.#d.metrics?.toolCalls.inc({ tool: call.function.name, result: ok ? 'ok' : 'error' });
+        if (r.outcome) this.#raiseOutcome(r.outcome);
+        if (r.action) turn.action = r.action;
+      }
+    } finally {
+      if (filler) clearTimeout(filler);
+    }
+  }
+
+  #speakAndAct(text: string, action: ToolAction): void {
+    const turn = this.#newTurn();
+    turn.action = action;
+    const message = { role: 'assistant' as const, content: text };
+    this.history.push(message);
+    turn.messages.push(message);
+    turn.speech.sayPhrase(text, message);
+    this.#d.onState(action.type === 'transfer' ? 'transferring' : 'ending');
+    void turn.speech.drained().then(() => {
+      turn.finishedProducing = true;
+      const last = turn.speech.sentences[turn.speech.sentences.length - 1];
+      turn.actionMark = last?.mark ?? null;
+      if (!last) void this.#perform(action);
+    });
+  }
+
+  async #perform(action: ToolAction): Promise<void> {
+    if (this.#ended) return;
+    const turn = this.#turn;
+    if (turn) this.#recordAgent(turn, false);
+    this.#ended = true;
+    try {
+      if (action.type === 'transfer') {
+        this.#raiseOutcome('transferred');
+        await this.#d.control.transfer();
+      } else {
+        await this.#d.control.hangup();
+      }
+    } catch (err) {
+      this.#onProviderError('twilio', err);
+    }
+  }
+
+  #maybeTurnDone(turn: ActiveTurn): void {
+    if (turn !== this.#turn || turn.interrupted || !turn.finishedProducing || turn.speech.pendingMarks > 0)
+      return;
+    this.#recordAgent(turn, false);
+    this.#d.onState('listening');
+  }
+
+  #onFirstAudio(ttsFirstByteMs: number | null): void {
+    const cur = this.#current;
+    if (!cur || cur.firstFrameMs !== null) return;
+    const now = performance.now();
+    cur.firstFrameMs = now - this.#t0;
+    cur.ttsFirstByteMs = ttsFirstByteMs;
+    cur.totalMs = cur.firstFrameMs + (cur.sttMs ?? 0);
+    const h = this.#d.metrics?.turnLatency;
+    if (h) {
+      if (cur.sttMs !== null) h.observe({ stage: 'stt' }, cur.sttMs / 1000);
+      if (ttsFirstByteMs !== null) h.observe({ stage: 'tts_first_byte' }, ttsFirstByteMs / 1000);
+      h.observe({ stage: 'first_frame' }, cur.firstFrameMs / 1000);
+      h.observe({ stage: 'total' }, cur.totalMs / 1000);
+    }
+  }
+
+  #speechErrors = new WeakSet<ActiveTurn>();
+
+  #onSpeechError(turn: ActiveTurn, err: unknown): void {
+    this.#onProviderError('tts', err);
+    if (this.#speechErrors.has(turn)) return;
+    this.#speechErrors.add(turn);
+    // The apology is a cached phrase: it plays even while the TTS provider is down.
+    turn.speech.sayPhrase(PHRASES.apology);
+  }
+
+  #onProviderError(kind: 'llm' | 'tts' | 'twilio', err: unknown): void {
+    const e = err as { provider?: string; status?: number; message?: string };
+    this.#d.metrics?.providerErrors.inc({ provider: e.provider ?? kind, kind });
+    this.#d.log.error({ err: { message: e.message, status: e.status }, kind }, 'provider error mid-call');
+    if (this.outcome === 'abandoned') this.outcome = 'failed';
+  }
+
+  #raiseOutcome(o: CallOutcome): void {
+    if (OUTCOME_RANK[o] > OUTCOME_RANK[this.outcome] || this.outcome === 'failed') this.outcome = o;
+  }
+
+  /** Final outcome: a caller who spoke and got answers without a write is an "info" call. */
+  finalOutcome(): CallOutcome {
+    if (this.outcome === 'abandoned' && this.#callerTurns > 0) return 'info';
+    return this.outcome;
+  }
+}

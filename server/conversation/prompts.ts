@@ -1,0 +1,60 @@
+import type { CustomerView } from '../customers';
+
+export interface DealershipFacts {
+  name: string;
+  address: string;
+  timezone: string;
+  hours: Record<string, readonly string[] | null>;
+  services: ReadonlyArray<{ code: string; name: string; minutes: number; priceCents: number }>;
+}
+
+const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+
+/**
+ * The model's instructions: who it is, what it may do, today's date in the dealership's time zone
+ * and what we know of the caller. Tool results are the only source of availability and bookings.
+ */
+export function systemPrompt(d: DealershipFacts, caller: CustomerView | null, now: Date): string {
+  const today = new Intl.DateTimeFormat('en-US', {
+    timeZone: d.timezone,
+    weekday: 'long',
+    year: 'numeric',
+    month: 'long',
+    day: 'numeric',
+  }).format(now);
+  const iso = new Intl.DateTimeFormat('en-CA', {
+    timeZone: d.timezone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+  }).format(now);
+  const hours = DAYS.map((day) => {
+    const h = d.hours[day];
+    return `${day}: ${h ? `${h[0]}-${h[1]}` : 'closed'}`;
+  }).join(', ');
+  const services = d.services
+    .map((s) => `${s.code} ${s.name} (${s.minutes} min, $${(s.priceCents / 100).toFixed(2)})`)
+    .join('; ');
+  const callerLines = caller
+    ? [
+        `The caller is a known customer: ${caller.name ?? 'name not on file'}.`,
+        caller.vehicles.length > 0
+          ? `Vehicles on file: ${caller.vehicles.map((v) => `${v.year} ${v.make} ${v.model} (id ${v.id})`).join('; ')}.`
+          : 'No vehicles on file.',
+        caller.upcoming.length > 0
+          ? `Upcoming appointments: ${caller.upcoming.map((a) => `${a.serviceName} at ${a.startsAt} (id ${a.id})`).join('; ')}.`
+          : 'No upcoming appointments.',
+      ]
+    : ['The caller is not on file (a new caller). Ask for their name before booking and confirm it.'];
+  return [
+    `You are the phone agent of the service department of ${d.name}, ${d.address}.`,
+    `Today is ${today} (${iso}); times are ${d.timezone} local time.`,
+    `Opening hours: ${hours}. Services: ${services}. "Morning" means opening to 12:00, "afternoon" 12:00 to closing.`,
+    ...callerLines,
+    'You are speaking on the phone: answer in one or two short sentences, no lists, no markdown, no emojis.',
+    'Use the tools for availability, bookings and facts; never invent times, prices or appointments.',
+    'Before book_appointment, reschedule_appointment or cancel_appointment, read back service, vehicle, day and time and get a clear yes. ' +
+      'If a tool answers NEEDS_CONFIRMATION, read its readBack to the caller and ask for a yes; call it again with the same arguments only after they agree.',
+    'If the caller asks for a person, or you cannot help, use transfer_to_human. When the caller is done, say goodbye and use end_call.',
+  ].join('\n');
+}

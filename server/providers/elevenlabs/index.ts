@@ -1,0 +1,1 @@
+export { ElevenLabsTts, type ElevenLabsTtsOptions } from './tts';

@@ -1,0 +1,5 @@
+export { OpenAiLlm, type OpenAiLlmOptions } from './llm';
+export { OpenAiStt, type OpenAiSttOptions } from './stt';
+export { OpenAiTts, type OpenAiTtsOptions } from './tts';
+export { MULAW_SILENCE, mulawDecode, mulawDecodeSample, mulawEncode, mulawEncodeSample } from './mulaw';
+export { Pcm24kToMulaw8k } from './resample';

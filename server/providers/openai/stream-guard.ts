@@ -1,0 +1,53 @@
+/**
+ * One AbortController per provider request, aborted by the caller's signal or by an idle timer. A
+ * stalled upstream (headers never come, or chunks stop) otherwise holds a call turn forever; the
+ * idle timer turns that into a retryable error the caller can fail over on. Vendor-neutral: the
+ * ElevenLabs adapter uses it too.
+ */
+export class StreamGuard {
+  readonly #controller = new AbortController();
+  readonly #caller: AbortSignal;
+  readonly #idleMs: number;
+  readonly #onCallerAbort = () => this.#controller.abort(this.#caller.reason);
+  #timer: NodeJS.Timeout | undefined;
+  #idled = false;
+
+  constructor(caller: AbortSignal, idleMs: number) {
+    this.#caller = caller;
+    this.#idleMs = idleMs;
+    if (caller.aborted) this.#controller.abort(caller.reason);
+    else caller.addEventListener('abort', this.#onCallerAbort, { once: true });
+    this.touch();
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** True when the caller cancelled: adapters end quietly instead of reporting an error. */
+  get cancelledByCaller(): boolean {
+    return this.#caller.aborted;
+  }
+
+  get idled(): boolean {
+    return this.#idled;
+  }
+
+  /** Call on every sign of progress. */
+  touch(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    if (this.#controller.signal.aborted) return;
+    this.#timer = setTimeout(() => {
+      this.#idled = true;
+      this.#controller.abort(new Error('provider stream idle'));
+    }, this.#idleMs);
+  }
+
+  /** Aborts the request (no-op when already finished) and releases the timer and listener. */
+  dispose(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#caller.removeEventListener('abort', this.#onCallerAbort);
+    if (!this.#controller.signal.aborted) this.#controller.abort(new Error('provider stream finished'));
+  }
+}

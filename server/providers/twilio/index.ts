@@ -1,0 +1,1 @@
+export { TwilioRest, type TwilioRestOptions } from './rest';

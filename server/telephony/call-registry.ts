@@ -1,0 +1,93 @@
+import type { CustomerView } from '../customers';
+import type { SttStream } from '../providers/types';
+import type { AudioClip } from '../conversation/phrases';
+
+/** What ring time prepared for the media stream that follows. */
+export interface PreparedCall {
+  callSid: string;
+  fromE164: string | null;
+  customer: CustomerView | null;
+  greetingText: string;
+  greetingAudio: AudioClip;
+  /** The speech-to-text socket, opening since ring time. */
+  stt: Promise<SttStream> | null;
+  admittedAt: number;
+}
+
+const STREAM_WAIT_MS = 30_000;
+
+/**
+ * Admission control and ring-time preparation, per instance. A call counts from the webhook until
+ * its stream ends; a call whose stream never arrives is released after 30 s.
+ */
+export class CallRegistry {
+  readonly max: number;
+  readonly #calls = new Map<string, { prepared: PreparedCall | null; timer: NodeJS.Timeout | null }>();
+  readonly #onChange: (active: number) => void;
+
+  constructor(opts: { maxConcurrentCalls: number; onChange?: (active: number) => void }) {
+    this.max = opts.maxConcurrentCalls;
+    this.#onChange = opts.onChange ?? (() => undefined);
+  }
+
+  get active(): number {
+    return this.#calls.size;
+  }
+
+  /** Reserves a slot for a ringing call; false when full. A repeated webhook for one call is one call. */
+  admit(callSid: string): boolean {
+    if (this.#calls.has(callSid)) return true;
+    if (this.#calls.size >= this.max) return false;
+    const timer = setTimeout(() => this.#expire(callSid), STREAM_WAIT_MS);
+    timer.unref();
+    this.#calls.set(callSid, { prepared: null, timer });
+    this.#onChange(this.#calls.size);
+    return true;
+  }
+
+  prepare(p: PreparedCall): void {
+    const entry = this.#calls.get(p.callSid);
+    if (entry) entry.prepared = p;
+  }
+
+  /** The stream has started: the call is live until release(); returns what ring time prepared. */
+  take(callSid: string): PreparedCall | null {
+    const entry = this.#calls.get(callSid);
+    if (!entry) {
+      // Ring was handled by another instance (or long ago): still a live call here.
+      this.#calls.set(callSid, { prepared: null, timer: null });
+      this.#onChange(this.#calls.size);
+      return null;
+    }
+    if (entry.timer) clearTimeout(entry.timer);
+    entry.timer = null;
+    const p = entry.prepared;
+    entry.prepared = null;
+    return p;
+  }
+
+  release(callSid: string): void {
+    const entry = this.#calls.get(callSid);
+    if (!entry) return;
+    if (entry.timer) clearTimeout(entry.timer);
+    this.#discard(entry.prepared);
+    this.#calls.delete(callSid);
+    this.#onChange(this.#calls.size);
+  }
+
+  #expire(callSid: string): void {
+    const entry = this.#calls.get(callSid);
+    if (!entry || entry.timer === null) return;
+    this.#discard(entry.prepared);
+    this.#calls.delete(callSid);
+    this.#onChange(this.#calls.size);
+  }
+
+  #discard(p: PreparedCall | null): void {
+    p?.stt?.then((s) => s.close()).catch(() => undefined);
+  }
+
+  close(): void {
+    for (const sid of [...this.#calls.keys()]) this.release(sid);
+  }
+}

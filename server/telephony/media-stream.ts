@@ -1,0 +1,244 @@
+import type { WebSocket } from 'ws';
+import { CallAgent, type AgentTurn } from '../conversation/agent';
+import { greetingText } from '../conversation/phrases';
+import { systemPrompt } from '../conversation/prompts';
+import type { CustomerView } from '../customers';
+import type { Logger } from '../platform/logger';
+import type { SttStream } from '../providers/types';
+import { isFrameError, OutboundEncoder, parseInboundFrame, type StartMessage } from './frames';
+import { SpeechDetector, SpeechEvent } from './mulaw';
+import { OutboundPacer } from './pacer';
+import { transferTwiml } from './twiml';
+import type { PreparedCall } from './call-registry';
+import type { VoiceDeps } from './voice-deps';
+
+let connectionSeq = 0;
+
+/**
+ * One Twilio media stream: validates every frame, feeds caller audio to STT untouched and to the
+ * barge-in detector, paces agent audio back, and writes the call record when it ends. A failure
+ * here ends this call only.
+ */
+export class MediaStreamConnection {
+  readonly #socket: WebSocket;
+  readonly #d: VoiceDeps;
+  readonly #connId = `${process.pid}-${++connectionSeq}`;
+  #log: Logger;
+  #callSid: string | null = null;
+  #streamSid: string | null = null;
+  #starting = false;
+  #agent: CallAgent | null = null;
+  #pacer: OutboundPacer | null = null;
+  #stt: SttStream | null = null;
+  #customer: CustomerView | null = null;
+  #locked = false;
+  #finished = false;
+  readonly #detector = new SpeechDetector();
+  readonly #lifetime = new AbortController();
+  readonly #turns: AgentTurn[] = [];
+
+  constructor(socket: WebSocket, deps: VoiceDeps) {
+    this.#socket = socket;
+    this.#d = deps;
+    this.#log = deps.log.child({ conn: this.#connId });
+    socket.on('message', (data, isBinary) => this.#onMessage(data as Buffer, isBinary));
+    socket.on('close', () => void this.finish('socket closed'));
+    socket.on('error', (err) => {
+      this.#log.warn({ err }, 'media socket error');
+      void this.finish('socket error');
+    });
+  }
+
+  #onMessage(data: Buffer, isBinary: boolean): void {
+    const frame = parseInboundFrame(data, isBinary);
+    if (isFrameError(frame)) {
+      this.#d.metrics.mediaFrames.inc({
+        direction: 'inbound',
+        result: frame.code === 'unknown_event' ? 'unknown' : 'invalid',
+      });
+      // Counted always; logged at debug so a flood of garbage cannot flood the logs.
+      this.#log.debug({ code: frame.code }, 'media frame rejected');
+      return;
+    }
+    switch (frame.event) {
+      case 'media':
+        return this.#onMedia(frame.media.payload);
+      case 'start':
+        this.#d.metrics.mediaFrames.inc({ direction: 'inbound', result: 'ok' });
+        void this.#onStart(frame).catch((err: unknown) => {
+          this.#log.error({ err }, 'stream start failed');
+          this.#socket.close(1011, 'start failed');
+        });
+        return;
+      case 'mark':
+        this.#agent?.onMark(frame.mark.name);
+        return;
+      case 'dtmf':
+        this.#agent?.onDtmf(frame.dtmf.digit);
+        return;
+      case 'stop':
+        void this.finish('stop');
+        return;
+      case 'connected':
+        return;
+    }
+  }
+
+  #onMedia(payload: string): void {
+    if (!this.#agent) {
+      this.#d.metrics.mediaFrames.inc({ direction: 'inbound', result: 'early' });
+      return;
+    }
+    this.#d.metrics.mediaFrames.inc({ direction: 'inbound', result: 'ok' });
+    const audio = Buffer.from(payload, 'base64');
+    this.#stt?.push(audio);
+    if (this.#detector.push(audio) === SpeechEvent.Sustained) this.#agent.onSustainedSpeech();
+  }
+
+  async #onStart(frame: StartMessage): Promise<void> {
+    if (this.#starting) return;
+    this.#starting = true;
+    const callSid = frame.start.callSid;
+    this.#callSid = callSid;
+    this.#streamSid = frame.start.streamSid;
+    this.#log = this.#d.log.child({ callSid, conn: this.#connId });
+    const gotLock = await this.#d.sessions
+      .acquireLock(callSid, this.#connId, this.#d.sessionTtlMs)
+      .catch((err: unknown) => {
+        // Redis down must not drop a live caller: proceed without the cross-instance guard.
+        this.#log.warn({ err }, 'call lock unavailable; continuing');
+        return true;
+      });
+    if (!gotLock) {
+      this.#log.warn('duplicate media stream refused');
+      this.#callSid = null;
+      this.#socket.close(1008, 'duplicate stream');
+      return;
+    }
+    this.#locked = true;
+    const prepared = this.#d.registry.take(callSid) ?? (await this.#prepareLate(callSid));
+    this.#customer = prepared.customer;
+    const encoder = new OutboundEncoder(frame.start.streamSid);
+    const pacer = new OutboundPacer({
+      encoder,
+      send: (json) => {
+        if (this.#socket.readyState === this.#socket.OPEN) this.#socket.send(json);
+      },
+    });
+    this.#pacer = pacer;
+    const dealership = await this.#d.dealership();
+    const agent = new CallAgent({
+      callSid,
+      log: this.#log,
+      metrics: this.#d.metrics,
+      llm: this.#d.llm,
+      tts: this.#d.tts,
+      phrases: this.#d.phrases,
+      tools: this.#d.tools({
+        callSid,
+        callerPhone: prepared.fromE164,
+        getCustomer: () => this.#customer,
+        setCustomer: (c) => {
+          this.#customer = c;
+          void this.#d.sessions.update(callSid, { customerId: c.id }).catch(() => undefined);
+        },
+      }),
+      systemPrompt: systemPrompt(dealership, prepared.customer, new Date()),
+      output: {
+        push: (audio) => pacer.push(audio),
+        mark: (name) => pacer.mark(name),
+        clear: () => {
+          const r = pacer.clear();
+          return { unplayed: [...r.droppedMarks, ...r.unplayedMarks] };
+        },
+      },
+      control: {
+        transfer: async () => {
+          await this.#d.rest.updateCallTwiml(callSid, transferTwiml(this.#d.transferNumber));
+        },
+        hangup: async () => {
+          await this.#d.rest.completeCall(callSid);
+          this.#socket.close(1000, 'call ended');
+        },
+      },
+      onTurn: (turn) => {
+        this.#turns.push(turn);
+        void this.#d.sessions.appendTurn(callSid, turn).catch(() => undefined);
+      },
+      onState: (state) => {
+        void this.#d.sessions
+          .update(callSid, { state, speaking: state === 'speaking' })
+          .catch(() => undefined);
+      },
+    });
+    this.#agent = agent;
+    agent.greet(prepared.greetingText, prepared.greetingAudio);
+    void this.#d.sessions
+      .update(callSid, { streamSid: frame.start.streamSid, state: 'speaking', owner: this.#d.instanceId })
+      .catch(() => undefined);
+    this.#stt = await (prepared.stt ?? this.#d.stt.open({ signal: this.#lifetime.signal, callSid }));
+    if (this.#finished) {
+      await this.#stt.close();
+      return;
+    }
+    this.#stt.onEvent((e) => {
+      this.#log.debug({ type: e.type }, 'stt event');
+      if (e.type === 'speech_started') agent.onSpeechStarted();
+      else if (e.type === 'speech_stopped') agent.onSpeechStopped();
+      else if (e.type === 'final') agent.onTranscript(e.text);
+      else if (e.type === 'error') {
+        this.#d.metrics.providerErrors.inc({ provider: this.#d.stt.name, kind: 'stt' });
+        this.#log.warn({ err: { message: e.error.message }, fatal: e.fatal }, 'speech-to-text error');
+      }
+    });
+  }
+
+  /** The stream reached an instance that did not see the ring: rebuild what ring time would have. */
+  async #prepareLate(callSid: string): Promise<PreparedCall> {
+    const session = await this.#d.sessions.get(callSid).catch(() => null);
+    let customer: CustomerView | null = null;
+    // The session holds no phone number (no PII in Redis); a known caller is found by id.
+    if (session?.customerId)
+      customer = await this.#d.customers.lookupById(session.customerId).catch(() => null);
+    const dealership = await this.#d.dealership();
+    const text = greetingText(dealership.name, customer?.firstName ?? null);
+    return {
+      callSid,
+      fromE164: null,
+      customer,
+      greetingText: text,
+      greetingAudio: this.#d.phrases.get(text),
+      stt: null,
+      admittedAt: Date.now(),
+    };
+  }
+
+  /** Ends the call once: stops every stream and timer, writes the record, frees the session. */
+  async finish(reason: string): Promise<void> {
+    if (this.#finished) return;
+    this.#finished = true;
+    const callSid = this.#callSid;
+    this.#agent?.stop();
+    this.#lifetime.abort();
+    this.#pacer?.close();
+    if (this.#socket.readyState === this.#socket.OPEN) this.#socket.close(1000, 'stream stopped');
+    if (!callSid) return;
+    this.#d.registry.release(callSid);
+    await this.#stt?.close().catch(() => undefined);
+    this.#log.info({ reason, turns: this.#turns.length, outcome: this.#agent?.finalOutcome() }, 'call ended');
+    try {
+      await this.#d.calls.finish({
+        callSid,
+        streamSid: this.#streamSid,
+        outcome: this.#agent?.finalOutcome() ?? 'abandoned',
+        customerId: this.#customer?.id ?? null,
+        turns: this.#turns,
+        latency: this.#agent?.latency ?? [],
+      });
+    } catch (err) {
+      this.#log.error({ err }, 'call record not written');
+    }
+    if (this.#locked) await this.#d.sessions.releaseLock(callSid, this.#connId).catch(() => undefined);
+    await this.#d.sessions.delete(callSid).catch(() => undefined);
+  }
+}

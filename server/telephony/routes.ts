@@ -1,0 +1,143 @@
+import { parse as parseQuery } from 'node:querystring';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type {} from '@fastify/websocket';
+import { greetingText } from '../conversation/phrases';
+import { maskPhone, normalizePhone } from '../platform/phone';
+import { SignatureCheck, signatureError } from './signature';
+import { answerTwiml, apologyTwiml } from './twiml';
+import { MediaStreamConnection } from './media-stream';
+import type { VoiceDeps } from './voice-deps';
+
+const OVERFLOW_MESSAGE =
+  'Thanks for calling. All of our lines are busy right now; please hold while we connect you to a service advisor.';
+const WS_MAX_PAYLOAD = 64 * 1024;
+
+type Form = Record<string, string>;
+
+function form(req: FastifyRequest): Form {
+  const body = (req.body ?? {}) as Record<string, unknown>;
+  const out: Form = {};
+  for (const [k, v] of Object.entries(body)) if (typeof v === 'string') out[k] = v;
+  return out;
+}
+
+/** Twilio's webhooks and the media-stream socket. Every entry point checks Twilio's signature first. */
+export async function telephonyRoutes(app: FastifyInstance, d: VoiceDeps): Promise<void> {
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string', bodyLimit: 32 * 1024 },
+    (_req, body, done) => {
+      done(null, parseQuery(body as string));
+    },
+  );
+
+  const verify = (req: FastifyRequest, reply: FastifyReply): boolean => {
+    const check = d.verifier.webhook(req.headers['x-twilio-signature'], req.url, form(req));
+    if (check === SignatureCheck.Ok) return true;
+    const err = signatureError(check);
+    void reply
+      .code(err?.statusCode ?? 403)
+      .send({ error: { code: err?.code ?? 'FORBIDDEN', message: 'Invalid Twilio signature' } });
+    return false;
+  };
+
+  app.post('/twilio/voice', async (req, reply) => {
+    if (!verify(req, reply)) return reply;
+    const p = form(req);
+    const callSid = p.CallSid ?? '';
+    if (!/^CA[0-9a-zA-Z]{10,62}$/.test(callSid)) {
+      return reply
+        .code(400)
+        .send({ error: { code: 'INVALID_CALL_SID', message: 'CallSid is missing or malformed' } });
+    }
+    reply.type('text/xml');
+    if (d.isDraining() || !d.registry.admit(callSid)) {
+      d.log.warn(
+        { callSid, active: d.registry.active, draining: d.isDraining() },
+        'call not admitted: overflow to desk',
+      );
+      return apologyTwiml({ message: OVERFLOW_MESSAGE, dialNumber: d.transferNumber });
+    }
+    let fromE164: string | null = null;
+    try {
+      fromE164 = p.From ? normalizePhone(p.From) : null;
+    } catch {
+      fromE164 = null; // withheld or non-numeric caller ID: a new caller
+    }
+    const customer = fromE164
+      ? await d.customers.lookupByIndex(d.customers.phoneIndex(fromE164)).catch((err: unknown) => {
+          d.log.warn({ err, callSid }, 'caller lookup failed; treating as new caller');
+          return null;
+        })
+      : null;
+    const dealership = await d.dealership();
+    const text = greetingText(dealership.name, customer?.firstName ?? null);
+    d.registry.prepare({
+      callSid,
+      fromE164,
+      customer,
+      greetingText: text,
+      // Synthesis starts now, while Twilio is still opening the stream.
+      greetingAudio: d.phrases.get(text),
+      // The stream lives as long as the call; it is closed explicitly when the call ends.
+      stt: d.stt.open({ signal: new AbortController().signal, callSid }),
+      admittedAt: Date.now(),
+    });
+    await Promise.all([
+      d.sessions
+        .create({ callSid, customerId: customer?.id ?? '', state: 'ringing', owner: d.instanceId })
+        .catch((err: unknown) => {
+          d.log.error({ err, callSid }, 'session not created');
+        }),
+      d.calls
+        .start({
+          callSid,
+          fromE164,
+          fromMasked: fromE164 ? maskPhone(fromE164) : null,
+          customerId: customer?.id ?? null,
+        })
+        .catch((err: unknown) => d.log.error({ err, callSid }, 'call record not created')),
+    ]);
+    return answerTwiml({
+      streamUrl: d.verifier.urls.media,
+      parameters: { callSid, known: customer ? 'yes' : 'no' },
+    });
+  });
+
+  app.post('/twilio/status', async (req, reply) => {
+    if (!verify(req, reply)) return reply;
+    const p = form(req);
+    const callSid = p.CallSid ?? '';
+    const status = p.CallStatus ?? '';
+    if (
+      /^CA[0-9a-zA-Z]{10,62}$/.test(callSid) &&
+      ['completed', 'busy', 'failed', 'no-answer', 'canceled'].includes(status)
+    ) {
+      // Only closes a call whose stream never finished it (the caller hung up during ring, say).
+      await d.calls
+        .finish({ callSid, streamSid: null, outcome: 'abandoned', customerId: null, turns: [], latency: [] })
+        .catch(() => false);
+      d.registry.release(callSid);
+    }
+    return reply.code(204).send();
+  });
+
+  app.get(
+    '/twilio/media',
+    {
+      websocket: true,
+      preValidation: async (req, reply) => {
+        const check = d.verifier.upgrade(req.headers['x-twilio-signature']);
+        if (check !== SignatureCheck.Ok) {
+          d.log.warn({ check }, 'media stream upgrade refused');
+          return reply.code(403).send({ error: { code: 'FORBIDDEN', message: 'Invalid Twilio signature' } });
+        }
+      },
+    },
+    (socket) => {
+      new MediaStreamConnection(socket, d);
+    },
+  );
+}
+
+export const WEBSOCKET_OPTIONS = { options: { maxPayload: WS_MAX_PAYLOAD } } as const;
