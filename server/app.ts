@@ -6,8 +6,10 @@ import type { Db } from './platform/postgres';
 import type { PiiCipher } from './platform/crypto';
 import { AppError } from './platform/errors';
 import type { SessionStore } from './sessions';
+import type { Kv } from './platform/kv';
 import type { CustomerDirectory } from './customers';
 import { healthRoutes } from './health';
+import { staffRoutes } from './dashboard';
 import websocket from '@fastify/websocket';
 import { telephonyRoutes, WEBSOCKET_OPTIONS } from './telephony/routes';
 import type { VoiceDeps } from './telephony/voice-deps';
@@ -25,6 +27,10 @@ export interface AppDeps {
   cipher: PiiCipher;
   sessions: SessionStore;
   customers: CustomerDirectory;
+  /** Redis (or in-process) key-value store: rate limits, revocations, short-lived state. */
+  kv: Kv;
+  /** Staff session token keys by version; the highest signs. */
+  authSigningKeys: ReadonlyMap<number, Buffer>;
   lifecycle: Lifecycle;
   /** The phone agent; absent in apps built for the API or health alone. */
   voice?: VoiceDeps;
@@ -59,6 +65,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   );
 
   healthRoutes(app, deps);
+  await app.register(async (scope) => staffRoutes(scope, deps));
   if (deps.voice) {
     await app.register(websocket, WEBSOCKET_OPTIONS);
     const voice = deps.voice;

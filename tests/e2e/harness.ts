@@ -116,12 +116,15 @@ export async function startStack(
     lifecycle,
     now: () => now,
   });
+  const kv = new RedisKv(tr.redis, tr.prefix, metrics);
   const app = await buildApp({
     config,
     logger,
     metrics,
     db: tdb.db,
     cipher,
+    kv,
+    authSigningKeys: new Map([[1, Buffer.alloc(32, 7)]]),
     sessions,
     customers,
     lifecycle,

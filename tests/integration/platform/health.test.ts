@@ -37,6 +37,8 @@ async function appWith(sessions: SessionStore, lifecycle = { draining: false }):
       ttlSeconds: 300,
     }),
     lifecycle,
+    kv: new MemoryKv(),
+    authSigningKeys: new Map([[1, Buffer.alloc(32, 7)]]),
   });
 }
 
