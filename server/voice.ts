@@ -14,6 +14,7 @@ import type { DealershipFacts } from './conversation/prompts';
 import type { ToolAction, ToolRunner } from './conversation/ports';
 import { TOOL_SPECS } from './conversation/tools/definitions';
 import { ToolExecutor } from './conversation/tools/executor';
+import { ConfirmationSms, SMS_TOOL } from './conversation/tools/sms';
 import type { LlmProvider, SttProvider, TtsProvider } from './providers/types';
 import { CallRegistry } from './telephony/call-registry';
 import { TwilioSignatureVerifier } from './telephony/signature';
@@ -91,9 +92,18 @@ export function createVoice(opts: {
           action = a;
         },
       });
+      const sms = new ConfirmationSms({
+        bookings,
+        sms: providers.rest,
+        dealershipName: async () => (await bookings.dealership()).name,
+        callerPhone: ctx.callerPhone,
+        dealershipNumber: ctx.dealershipNumber,
+        getCustomer: ctx.getCustomer,
+      });
       const runner: ToolRunner = {
-        specs: TOOL_SPECS,
+        specs: [...TOOL_SPECS, SMS_TOOL],
         async execute(name, argsJson, turn) {
+          if (name === SMS_TOOL.function.name) return { result: await sms.send(argsJson) };
           action = undefined;
           const r = await executor.execute(name, argsJson, turn);
           return action ? { ...r, action } : r;

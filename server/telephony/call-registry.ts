@@ -6,6 +6,8 @@ import type { AudioClip } from '../conversation/phrases';
 export interface PreparedCall {
   callSid: string;
   fromE164: string | null;
+  /** The Twilio number that was called (To). */
+  toE164: string | null;
   customer: CustomerView | null;
   greetingText: string;
   greetingAudio: AudioClip;

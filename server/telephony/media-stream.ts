@@ -137,6 +137,7 @@ export class MediaStreamConnection {
       tools: this.#d.tools({
         callSid,
         callerPhone: prepared.fromE164,
+        dealershipNumber: prepared.toE164,
         getCustomer: () => this.#customer,
         setCustomer: (c) => {
           this.#customer = c;
@@ -205,6 +206,7 @@ export class MediaStreamConnection {
     return {
       callSid,
       fromE164: null,
+      toE164: null,
       customer,
       greetingText: text,
       greetingAudio: this.#d.phrases.get(text),

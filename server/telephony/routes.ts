@@ -72,9 +72,16 @@ export async function telephonyRoutes(app: FastifyInstance, d: VoiceDeps): Promi
       : null;
     const dealership = await d.dealership();
     const text = greetingText(dealership.name, customer?.firstName ?? null);
+    let toE164: string | null = null;
+    try {
+      toE164 = p.To ? normalizePhone(p.To) : null;
+    } catch {
+      toE164 = null;
+    }
     d.registry.prepare({
       callSid,
       fromE164,
+      toE164,
       customer,
       greetingText: text,
       // Synthesis starts now, while Twilio is still opening the stream.

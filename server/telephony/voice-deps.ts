@@ -14,6 +14,7 @@ import type { TwilioSignatureVerifier } from './signature';
 export interface TelephonyRest {
   updateCallTwiml(callSid: string, twiml: string): Promise<unknown>;
   completeCall(callSid: string): Promise<unknown>;
+  sendSms(to: string, from: string, body: string): Promise<unknown>;
 }
 
 /** Everything the voice routes and media sockets need, built once by the composition root. */
@@ -38,6 +39,8 @@ export interface VoiceDeps {
   tools(ctx: {
     callSid: string;
     callerPhone: string | null;
+    /** The dealership number the caller dialled: confirmations are texted from it. */
+    dealershipNumber: string | null;
     getCustomer(): CustomerView | null;
     setCustomer(c: CustomerView): void;
   }): ToolRunner;

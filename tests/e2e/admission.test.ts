@@ -1,0 +1,107 @@
+import type { ChatRequestBody } from '../../server/providers/emulators';
+import { signRequest } from '../../server/telephony/signature';
+import { addDays, formatLocalDate, localToUtc } from '../../server/bookings/time';
+import { startStack, TZ, type Stack } from './harness';
+import { agentReply, finalCall, say, until } from './flow';
+
+jest.setTimeout(60_000);
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack({ env: { MAX_CONCURRENT_CALLS: '1' } });
+});
+afterAll(async () => {
+  await stack.close();
+});
+
+describe('admission, status callback and SMS', () => {
+  it('over capacity, a caller still gets served: an apology and <Dial> to the desk', async () => {
+    const first = await stack.dial({ from: '+13125550142' });
+    const second = stack.caller({ from: '+13125550199' });
+    const ring = await second.placeCall();
+    expect(ring.status).toBe(200);
+    expect(ring.streamUrl).toBeUndefined();
+    expect(ring.body).toContain('<Dial>+13125550100</Dial>');
+    expect(ring.body).toContain('<Say');
+    await first.stop();
+    await finalCall(stack, first.callSid);
+    const again = stack.caller({ from: '+13125550199' });
+    expect((await again.placeCall()).streamUrl).toBeDefined();
+    await postStatus(again.callSid, 'completed');
+  });
+
+  it('the status callback finalises a call whose stream never came', async () => {
+    const caller = stack.caller({ from: '+13125550199' });
+    await caller.placeCall();
+    const res = await postStatus(caller.callSid, 'completed');
+    expect(res.status).toBe(204);
+    expect(await finalCall(stack, caller.callSid)).toMatchObject({
+      status: 'completed',
+      outcome: 'abandoned',
+    });
+    const unsigned = await fetch(`${stack.baseUrl}/twilio/status`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ CallSid: caller.callSid, CallStatus: 'completed' }).toString(),
+    });
+    expect([400, 403]).toContain(unsigned.status);
+  });
+
+  it("texts a confirmation of the caller's own appointment, from the dealership number, once; never someone else's", async () => {
+    const customer = async (phone: string) =>
+      (
+        await stack.tdb.db.query<{ id: string }>('SELECT id FROM customers WHERE phone_index = $1', [
+          stack.cipher.blindIndex(phone),
+        ])
+      ).rows[0]?.id;
+    const start = localToUtc(`${addDays(formatLocalDate(stack.now, TZ), 2)}T09:00`, TZ);
+    const book = async (phone: string, bay: number) =>
+      (
+        await stack.tdb.db.query<{ id: string }>(
+          "INSERT INTO appointments (customer_id, service_code, bay_id, starts_at, ends_at, source) VALUES ($1, 'OIL', $2, $3, $4, 'staff') RETURNING id",
+          [await customer(phone), bay, start, new Date(start.getTime() + 1_800_000)],
+        )
+      ).rows[0]?.id as string;
+    const dana = await book('+13125550142', 1);
+    const luis = await book('+13125550199', 2);
+    const results: string[] = [];
+    stack.emulators.openai.chat.respond((body: ChatRequestBody) => {
+      const messages = body.messages as Array<{ role: string; content: string | null }>;
+      const last = messages.at(-1);
+      if (last?.role === 'tool') {
+        results.push(String(last.content));
+        return { text: 'Done.' };
+      }
+      const n = messages.filter((m) => m.role === 'user').length;
+      const id = n === 1 ? dana : n === 2 ? dana : luis;
+      return { toolCalls: [{ name: 'send_confirmation_sms', arguments: { appointmentId: id } }] };
+    });
+    const caller = await stack.dial({ from: '+13125550142', to: '+13125550000' });
+    await agentReply(caller, 0);
+    await say(caller, 'yes-confirm');
+    await say(caller, 'yes-confirm');
+    await say(caller, 'yes-confirm');
+    const messages = stack.emulators.twilio.requests.all.filter((r) => r.resource === 'message');
+    expect(messages).toHaveLength(1);
+    expect(messages[0]?.form).toMatchObject({ To: '+13125550142', From: '+13125550000' });
+    expect(messages[0]?.form.Body).toMatch(/^Bayline Motors: your oil change is booked for \w+day, /);
+    expect(results[0]).toBe('{"sent":true}');
+    expect(results[1]).toContain('"repeated":true');
+    expect(results[2]).toContain('APPOINTMENT_NOT_FOUND');
+    await caller.stop();
+    await until(async () => (await stack.metrics.activeCalls.get()).values[0]?.value === 0);
+  });
+});
+
+async function postStatus(callSid: string, status: string): Promise<Response> {
+  const url = `${stack.baseUrl}/twilio/status`;
+  const params = { CallSid: callSid, CallStatus: status, AccountSid: stack.config.twilio.accountSid };
+  return fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      'x-twilio-signature': signRequest(stack.config.twilio.authToken, url, params),
+    },
+    body: new URLSearchParams(params).toString(),
+  });
+}
