@@ -1,5 +1,6 @@
 import { createDemoBrain } from '../../server/providers/emulators';
 import { PHRASES } from '../../server/conversation/phrases';
+import { sharedTicker } from '../../server/telephony/ticker';
 import { startStack, TZ, type Stack } from './harness';
 import { agentReply, callTurns, finalCall, LONG_REPLY, say, until } from './flow';
 
@@ -69,7 +70,6 @@ describe('call control', () => {
 
   it('stop in the middle of a reply leaves no call, socket or timer behind', async () => {
     stack.emulators.openai.chat.respond(() => ({ text: LONG_REPLY }));
-    const before = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     const caller = await stack.dial({ from: '+13125550142' });
     await agentReply(caller, 0);
     const spoke = caller.now();
@@ -83,8 +83,9 @@ describe('call control', () => {
     const realtime = stack.emulators.openai.realtime.sessions.all.at(-1);
     expect(realtime?.closed).toBe(true);
     expect(await stack.tr.redis.exists(`${stack.tr.prefix}call:{${caller.callSid}}`)).toBe(0);
-    const after = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
-    expect(after).toBeLessThanOrEqual(before);
+    // The call's pacer has left the shared frame ticker, so the ticker's own timer is gone too.
+    expect(sharedTicker().size).toBe(0);
+    expect(caller.isOpen).toBe(false);
   });
 });
 
