@@ -5,6 +5,7 @@ import { OpenAiLlm, OpenAiStt } from './openai';
 import { ElevenLabsTts } from './elevenlabs';
 import { TwilioRest } from './twilio';
 import type { LlmProvider, SttProvider, TtsProvider } from './types';
+import { FailoverLlm } from './fallback/llm';
 
 export interface ProviderUrls {
   openaiBaseUrl: string;
@@ -31,12 +32,19 @@ export function createProviders(config: Config, logger: Logger, urls?: ProviderU
       language: 'en',
       logger,
     }),
-    llm: new OpenAiLlm({
-      apiKey: openaiKey,
-      baseUrl: urls?.openaiBaseUrl ?? config.openai.baseUrl,
-      model: config.openai.model,
-      logger,
-    }),
+    // One quiet retry of a retryable failure before the first token; after that the caller hears
+    // the apology rather than a long silence.
+    llm: new FailoverLlm(
+      [
+        new OpenAiLlm({
+          apiKey: openaiKey,
+          baseUrl: urls?.openaiBaseUrl ?? config.openai.baseUrl,
+          model: config.openai.model,
+          logger,
+        }),
+      ],
+      { retries: 1 },
+    ),
     tts: new ElevenLabsTts({
       apiKey: config.elevenlabs.apiKey ?? 'demo-key',
       baseUrl: urls?.elevenlabsBaseUrl ?? config.elevenlabs.baseUrl,
