@@ -1,11 +1,12 @@
 /** Builds the configured providers. Vendor SDKs stay behind these constructors. */
 import type { Config } from '../config';
 import type { Logger } from '../platform/logger';
-import { OpenAiLlm, OpenAiStt } from './openai';
+import { OpenAiLlm, OpenAiStt, OpenAiTts } from './openai';
 import { ElevenLabsTts } from './elevenlabs';
 import { TwilioRest } from './twilio';
 import type { LlmProvider, SttProvider, TtsProvider } from './types';
 import { FailoverLlm } from './fallback/llm';
+import { FailoverTts } from './fallback/tts';
 
 export interface ProviderUrls {
   openaiBaseUrl: string;
@@ -45,13 +46,17 @@ export function createProviders(config: Config, logger: Logger, urls?: ProviderU
       ],
       { retries: 1 },
     ),
-    tts: new ElevenLabsTts({
-      apiKey: config.elevenlabs.apiKey ?? 'demo-key',
-      baseUrl: urls?.elevenlabsBaseUrl ?? config.elevenlabs.baseUrl,
-      voiceId: config.elevenlabs.voiceId,
-      modelId: config.elevenlabs.modelId,
-      logger,
-    }),
+    // ElevenLabs, then OpenAI TTS (resampled to 8 kHz mu-law); cached phrases cover both being down.
+    tts: new FailoverTts([
+      new ElevenLabsTts({
+        apiKey: config.elevenlabs.apiKey ?? 'demo-key',
+        baseUrl: urls?.elevenlabsBaseUrl ?? config.elevenlabs.baseUrl,
+        voiceId: config.elevenlabs.voiceId,
+        modelId: config.elevenlabs.modelId,
+        logger,
+      }),
+      new OpenAiTts({ apiKey: openaiKey, baseUrl: urls?.openaiBaseUrl ?? config.openai.baseUrl, logger }),
+    ]),
     rest: new TwilioRest({
       accountSid: config.twilio.accountSid,
       authToken: config.twilio.authToken,

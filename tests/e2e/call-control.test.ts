@@ -68,6 +68,21 @@ describe('call control', () => {
     expect(errors.values.some((v) => v.labels.kind === 'llm')).toBe(true);
   });
 
+  it('an ElevenLabs outage is covered by the OpenAI TTS fallback: the reply is still heard', async () => {
+    const caller = await stack.dial({ from: '+13125550142' });
+    await agentReply(caller, 0);
+    const speechBefore = stack.emulators.openai.speech.requests.all.length;
+    stack.emulators.elevenlabs.fail({ kind: 'status', status: 503 }, 20);
+    const spoke = caller.now();
+    await say(caller, 'hours');
+    expect(stack.emulators.openai.speech.requests.all.length).toBeGreaterThan(speechBefore);
+    expect(caller.media.filter((m) => m.at > spoke).length).toBeGreaterThan(10);
+    await caller.stop();
+    await finalCall(stack, caller.callSid);
+    const turns = await callTurns(stack, caller.callSid);
+    expect(turns.map((t) => t.text)).not.toContain(PHRASES.apology);
+  });
+
   it('stop in the middle of a reply leaves no call, socket or timer behind', async () => {
     stack.emulators.openai.chat.respond(() => ({ text: LONG_REPLY }));
     const caller = await stack.dial({ from: '+13125550142' });
