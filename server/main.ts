@@ -6,6 +6,7 @@ import { buildApp, type Lifecycle } from './app';
 import { createProviders, type ProviderUrls } from './providers';
 import { createDemoBrain, startEmulators } from './providers/emulators';
 import { createVoice } from './voice';
+import { Accounts } from './dashboard/accounts';
 
 const DRAIN_TIMEOUT_MS = 25_000;
 
@@ -60,6 +61,15 @@ async function main(): Promise<void> {
   // Fixed lines are synthesised once, now, so the first caller hears no synthesis delay.
   void voice.phrases.warm();
   const base = `http://127.0.0.1:${config.port}`;
+  // A fresh install gets one admin with a one-time password (changed at first login). It is shown
+  // once, on the terminal, never in the structured log.
+  const firstAdmin =
+    runtime.embedded || config.demoMode ? await new Accounts(runtime.db).ensureFirstAdmin() : null;
+  if (firstAdmin) {
+    process.stdout.write(
+      `\n  Bayline dashboard: ${base}/dashboard\n  Staff login: ${firstAdmin.email} / ${firstAdmin.password} (one-time; you will choose a new password)\n\n`,
+    );
+  }
   logger.info(
     {
       url: base,

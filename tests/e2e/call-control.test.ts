@@ -14,7 +14,10 @@ afterAll(async () => {
   await stack.close();
 });
 afterEach(() => {
+  // Whatever a test scripted or broke, the next one starts from a healthy set of providers.
   stack.emulators.openai.chat.respond(createDemoBrain({ now: () => stack.now, timeZone: TZ }));
+  stack.emulators.openai.chat.faults.clear();
+  stack.emulators.elevenlabs.faults.clear();
 });
 
 const callRequests = (callSid: string) =>
@@ -56,7 +59,8 @@ describe('call control', () => {
   it('a 500 from the model is heard as an apology, not silence', async () => {
     const caller = await stack.dial({ from: '+13125550142' });
     await agentReply(caller, 0);
-    stack.emulators.openai.chat.fail({ kind: 'status', status: 500 }, 5);
+    // Two failures: the first attempt and its one quiet retry.
+    stack.emulators.openai.chat.fail({ kind: 'status', status: 500 }, 2);
     const spoke = caller.now();
     await say(caller, 'hours');
     expect(caller.media.filter((m) => m.at > spoke).length).toBeGreaterThan(10);

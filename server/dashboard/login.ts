@@ -1,0 +1,100 @@
+/**
+ * Password login with per-account abuse limits. Every attempt for one e-mail is counted (before the
+ * password is checked, so parallel guesses count too); failures answer ever more slowly, and after
+ * `maxFailedLogins` the account is locked for `lockMs`. Unknown e-mails go through exactly the same
+ * steps (a dummy hash, the same counters, the same lock), so no answer and no timing says whether
+ * an account exists.
+ */
+import { createHash } from 'node:crypto';
+import type { Kv } from '../platform/kv';
+import { AppError } from '../platform/errors';
+import type { Accounts, StaffUser } from './accounts';
+import { dummyHash, verifyPassword } from './passwords';
+import type { StaffPolicy } from './policy';
+import { RateLimitedError } from './rate-limit';
+
+export class InvalidCredentialsError extends AppError {
+  constructor() {
+    super('INVALID_CREDENTIALS', 'That e-mail and password do not match an account', { statusCode: 401 });
+  }
+}
+
+export class LoginLockedError extends RateLimitedError {
+  constructor(retryAfterS: number) {
+    super(
+      retryAfterS,
+      'LOGIN_LOCKED',
+      'Too many failed attempts for this account; wait and try again, or ask an administrator',
+    );
+  }
+}
+
+export type LoginResult =
+  | { ok: true; user: StaffUser }
+  | { ok: false; error: InvalidCredentialsError | LoginLockedError; user: StaffUser | null; locked: boolean };
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class LoginService {
+  readonly #accounts: Accounts;
+  readonly #kv: Kv;
+  readonly #policy: StaffPolicy;
+  readonly #now: () => number;
+
+  constructor(opts: { accounts: Accounts; kv: Kv; policy: StaffPolicy; now?: () => number }) {
+    this.#accounts = opts.accounts;
+    this.#kv = opts.kv;
+    this.#policy = opts.policy;
+    this.#now = opts.now ?? Date.now;
+  }
+
+  async attempt(email: string, password: string): Promise<LoginResult> {
+    const p = this.#policy;
+    const h = createHash('sha256').update(`login:${email}`).digest('base64url').slice(0, 22);
+    const lockKey = `login:lock:${h}`;
+    const failKey = `login:fail:${h}`;
+    const now = this.#now();
+    const [lockedUntilRaw, user] = await Promise.all([
+      this.#kv.get(lockKey),
+      this.#accounts.userByEmail(email),
+    ]);
+    const lockedUntil = Math.max(Number(lockedUntilRaw ?? 0), user?.lockedUntil?.getTime() ?? 0);
+    if (lockedUntil > now) {
+      return {
+        ok: false,
+        error: new LoginLockedError(Math.ceil((lockedUntil - now) / 1000)),
+        user,
+        locked: false,
+      };
+    }
+    const n = await this.#kv.incr(failKey, p.failureWindowMs);
+    if (n > p.maxFailedLogins) {
+      return { ok: false, error: new LoginLockedError(Math.ceil(p.lockMs / 1000)), user, locked: false };
+    }
+    const hash = user && !user.disabledAt ? user.passwordHash : await dummyHash();
+    const good = (await verifyPassword(password, hash)) && user !== null && !user.disabledAt;
+    if (good) {
+      await Promise.all([this.#kv.del(failKey), this.#accounts.clearFailedLogins(user.id)]);
+      return { ok: true, user };
+    }
+    const locking = n >= p.maxFailedLogins;
+    const until = now + p.lockMs;
+    // The database write happens only for real accounts; it runs under the delay so it cannot be timed.
+    await Promise.all([
+      sleep(Math.min(p.failureDelayBaseMs * 2 ** (n - 1), p.failureDelayMaxMs)),
+      locking ? this.#kv.set(lockKey, String(until), p.lockMs) : undefined,
+      locking ? this.#kv.del(failKey) : undefined,
+      user ? this.#accounts.recordFailedLogin(user.id, locking ? new Date(until) : null) : undefined,
+    ]);
+    return { ok: false, error: new InvalidCredentialsError(), user, locked: locking };
+  }
+
+  /** An administrator's unlock: clears the counters in both stores. */
+  async unlock(user: StaffUser): Promise<void> {
+    const h = createHash('sha256').update(`login:${user.email}`).digest('base64url').slice(0, 22);
+    await Promise.all([
+      this.#kv.del(`login:lock:${h}`, `login:fail:${h}`),
+      this.#accounts.clearFailedLogins(user.id),
+    ]);
+  }
+}
