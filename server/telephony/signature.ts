@@ -6,12 +6,11 @@
  * what gets verified. The upgrade is a bodyless GET, so Twilio signs the exact `wss://` URL from
  * the TwiML `<Stream url>` with no params (PROTOCOLS.md §1.5).
  */
-// The webhooks module alone: the package root also loads the whole REST client (~250 ms at start).
 import {
   getExpectedTwilioSignature,
   validateRequest,
   validateRequestWithBody,
-} from 'twilio/lib/webhooks/webhooks';
+} from '../providers/twilio/webhooks';
 import { ForbiddenError, ValidationError, type AppError } from '../platform/errors';
 
 export const SignatureCheck = { Ok: 'ok', Missing: 'missing', Invalid: 'invalid' } as const;
