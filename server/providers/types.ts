@@ -19,6 +19,11 @@ export type SttEvent =
 export interface SttStream {
   /** Raw mu-law bytes exactly as Twilio sent them. Never blocks; drops (and counts) if the socket is gone. */
   push(mulaw: Buffer): void;
+  /**
+   * The same audio still base64-encoded as Twilio's frame carried it (`bytes` decoded bytes): the
+   * hot path forwards it without decoding and re-encoding.
+   */
+  pushBase64?(payload: string, bytes: number): void;
   onEvent(listener: (event: SttEvent) => void): void;
   close(): Promise<void>;
 }

@@ -5,7 +5,14 @@ import { systemPrompt } from '../conversation/prompts';
 import type { CustomerView } from '../customers';
 import type { Logger } from '../platform/logger';
 import type { SttStream } from '../providers/types';
-import { isFrameError, OutboundEncoder, parseInboundFrame, type StartMessage } from './frames';
+import {
+  DEFAULT_FRAME_LIMITS,
+  decodePayloadInto,
+  isFrameError,
+  OutboundEncoder,
+  parseInboundFrame,
+  type StartMessage,
+} from './frames';
 import { SpeechDetector, SpeechEvent } from './mulaw';
 import { OutboundPacer } from './pacer';
 import { transferTwiml } from './twiml';
@@ -34,6 +41,9 @@ export class MediaStreamConnection {
   #locked = false;
   #finished = false;
   readonly #detector = new SpeechDetector();
+  // One decode buffer per call, reused for every frame: room for the largest payload frames.ts admits.
+  readonly #frame = Buffer.allocUnsafe(DEFAULT_FRAME_LIMITS.maxPayloadBytes);
+  readonly #counters: Record<'ok' | 'early' | 'invalid' | 'unknown', { inc(): void }>;
   readonly #lifetime = new AbortController();
   readonly #turns: AgentTurn[] = [];
 
@@ -41,6 +51,14 @@ export class MediaStreamConnection {
     this.#socket = socket;
     this.#d = deps;
     this.#log = deps.log.child({ conn: this.#connId });
+    // Label lookups hash their labels; bind them once per call, not once per frame.
+    const frames = deps.metrics.mediaFrames;
+    this.#counters = {
+      ok: frames.labels('inbound', 'ok'),
+      early: frames.labels('inbound', 'early'),
+      invalid: frames.labels('inbound', 'invalid'),
+      unknown: frames.labels('inbound', 'unknown'),
+    };
     socket.on('message', (data, isBinary) => this.#onMessage(data as Buffer, isBinary));
     socket.on('close', () => void this.finish('socket closed'));
     socket.on('error', (err) => {
@@ -64,7 +82,7 @@ export class MediaStreamConnection {
       case 'media':
         return this.#onMedia(frame.media.payload);
       case 'start':
-        this.#d.metrics.mediaFrames.inc({ direction: 'inbound', result: 'ok' });
+        this.#counters.ok.inc();
         void this.#onStart(frame).catch((err: unknown) => {
           this.#log.error({ err }, 'stream start failed');
           this.#socket.close(1011, 'start failed');
@@ -86,13 +104,16 @@ export class MediaStreamConnection {
 
   #onMedia(payload: string): void {
     if (!this.#agent) {
-      this.#d.metrics.mediaFrames.inc({ direction: 'inbound', result: 'early' });
+      this.#counters.early.inc();
       return;
     }
-    this.#d.metrics.mediaFrames.inc({ direction: 'inbound', result: 'ok' });
-    const audio = Buffer.from(payload, 'base64');
-    this.#stt?.push(audio);
-    if (this.#detector.push(audio) === SpeechEvent.Sustained) this.#agent.onSustainedSpeech();
+    this.#counters.ok.inc();
+    const n = decodePayloadInto(payload, this.#frame);
+    const stt = this.#stt;
+    // STT gets Twilio's bytes untouched; the base64 is forwarded as it came when the adapter can.
+    if (stt?.pushBase64) stt.pushBase64(payload, n);
+    else stt?.push(Buffer.from(this.#frame.subarray(0, n)));
+    if (this.#detector.push(this.#frame, 0, n) === SpeechEvent.Sustained) this.#agent.onSustainedSpeech();
   }
 
   async #onStart(frame: StartMessage): Promise<void> {

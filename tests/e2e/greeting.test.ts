@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { startStack, type Stack } from './harness';
+import { DEFAULT_FIXTURES_DIR } from '../support/audio-fixtures';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -23,5 +26,18 @@ describe('ring and greeting', () => {
     const ttl = await stack.tr.redis.ttl(`${stack.tr.prefix}call:{${caller.callSid}}`);
     expect(ttl).toBeGreaterThan(3500);
     await caller.stop();
+  });
+
+  it('caller audio reaches speech-to-text byte for byte as Twilio sent it (mu-law, untranscoded)', async () => {
+    const caller = await stack.dial({ from: '+13125550199' });
+    await caller.speak('hours');
+    await caller.stop();
+    const session = stack.emulators.openai.realtime.sessions.all.at(-1);
+    expect(JSON.stringify(session?.config)).toContain('audio/pcmu');
+    const received = Buffer.concat(session?.chunks ?? []);
+    const sent = readFileSync(path.join(DEFAULT_FIXTURES_DIR, 'hours.ulaw'));
+    // The fixture's frames, in order and unchanged, somewhere in what STT received.
+    const whole = sent.subarray(0, sent.length - (sent.length % 160));
+    expect(received.indexOf(whole)).toBeGreaterThanOrEqual(0);
   });
 });

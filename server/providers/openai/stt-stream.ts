@@ -67,6 +67,23 @@ export class OpenAiSttStream implements SttStream {
     this.#watchdog = setInterval(() => this.#checkAlive(), tick);
   }
 
+  pushBase64(payload: string, bytes: number): void {
+    const ws = this.#ws;
+    if (this.#state === 'open' && ws?.readyState === WebSocket.OPEN && this.#pending.length === 0) {
+      this.#clockBytes += bytes;
+      if (ws.bufferedAmount > this.#s.maxSocketBufferBytes) {
+        this.stats.droppedBytes += bytes;
+        return;
+      }
+      ws.send(`{"type":"input_audio_buffer.append","audio":"${payload}"}`);
+      this.stats.sentBytes += bytes;
+      this.#lastAudioAt = Date.now();
+      return;
+    }
+    // Reconnecting: the backlog keeps raw bytes, like push().
+    this.push(Buffer.from(payload, 'base64'));
+  }
+
   push(mulaw: Buffer): void {
     this.#clockBytes += mulaw.length;
     const ws = this.#ws;
