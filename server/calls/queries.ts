@@ -106,6 +106,33 @@ export class CallQueries {
     return rows[0] ? toRecord(rows[0]) : null;
   }
 
+  /** Transcripts of several calls in one query, decrypted, each in order. */
+  async turnsOf(callSids: readonly string[]): Promise<Map<string, StoredTurn[]>> {
+    const out = new Map<string, StoredTurn[]>(callSids.map((sid) => [sid, []]));
+    if (callSids.length === 0) return out;
+    const { rows } = await this.#db.query<{
+      call_sid: string;
+      role: 'caller' | 'agent';
+      text_enc: string;
+      at: Date;
+      interrupted: boolean;
+    }>(
+      'SELECT call_sid, role, text_enc, at, interrupted FROM call_turns WHERE call_sid = ANY($1) ORDER BY call_sid, seq',
+      [callSids],
+    );
+    for (const r of rows) {
+      out
+        .get(r.call_sid)
+        ?.push({
+          role: r.role,
+          text: this.#cipher.decrypt(r.text_enc),
+          at: r.at,
+          interrupted: r.interrupted,
+        });
+    }
+    return out;
+  }
+
   /** The stored transcript (written when the call ends), decrypted, in order. */
   async turns(callSid: string): Promise<StoredTurn[]> {
     const { rows } = await this.#db.query<{

@@ -148,6 +148,44 @@ export class StaffData {
     return records.map((r) => callSummaryJson(r, tz));
   }
 
+  /**
+   * The API's call list, in CONTRACT.md's shape: each call with its transcript. Reading them is a
+   * transcript read, so the audit row names every call returned.
+   */
+  async callsWithTurns(who: Who, q: { from: string; to: string }): Promise<CallJson[]> {
+    parseLocalDate(q.from);
+    parseLocalDate(q.to);
+    if (q.to < q.from) throw new ValidationError('INVALID_RANGE', '`to` is before `from`');
+    if (q.to > addDays(q.from, MAX_CALL_DAYS - 1))
+      throw new ValidationError('INVALID_RANGE', `At most ${MAX_CALL_DAYS} days at once`);
+    const tz = await this.timezone();
+    const records = await this.#calls.list(
+      startOfDay(q.from, tz),
+      startOfDay(addDays(q.to, 1), tz),
+      MAX_CALLS,
+    );
+    const turns = await this.#calls.turnsOf(
+      records.filter((r) => r.status === 'completed').map((r) => r.callSid),
+    );
+    const live = await Promise.all(
+      records
+        .filter((r) => r.status === 'in_progress')
+        .map(async (r) => [r.callSid, await this.#sessions.turns(r.callSid)] as const),
+    );
+    for (const [sid, t] of live)
+      turns.set(
+        sid,
+        t.map((x) => ({ ...x, at: new Date(x.at) })),
+      );
+    await this.#audit.record({
+      ...who,
+      action: 'calls.list',
+      target: { type: 'call_range', id: `${q.from}..${q.to}` },
+      details: { via: who.via, count: records.length, transcripts: records.map((r) => r.callSid).join(',') },
+    });
+    return records.map((r) => callJson(r, turns.get(r.callSid) ?? [], tz));
+  }
+
   /** One call with its transcript: from Postgres once final, from the live session while in progress. */
   async call(who: Who, callSid: string): Promise<CallJson> {
     assertCallSid(callSid);

@@ -42,7 +42,9 @@ export function apiRoutes(c: StaffContext): void {
     return { cancelled: true, appointment };
   });
 
-  app.get('/api/calls', staff, async (req) => ({ calls: await data.calls(who(req), await range(req)) }));
+  app.get('/api/calls', staff, async (req) => ({
+    calls: await data.callsWithTurns(who(req), await range(req)),
+  }));
 
   app.get<{ Params: { callSid: string } }>('/api/calls/:callSid', staff, async (req) =>
     data.call(who(req), req.params.callSid),

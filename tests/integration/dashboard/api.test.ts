@@ -205,7 +205,7 @@ describe('calls', () => {
     ]);
   });
 
-  it('GET /api/calls lists the day without transcripts; bad ids and ranges are 400, unknown calls 404', async () => {
+  it('GET /api/calls lists the day in the contract shape, transcripts included and audited; bad ids and ranges are 400, unknown calls 404', async () => {
     const today = new Intl.DateTimeFormat('en-CA', { timeZone: 'America/Chicago' }).format(new Date());
     const res = await app.inject({
       url: `/api/calls?from=${today}&to=${today}`,
@@ -214,9 +214,15 @@ describe('calls', () => {
     expect(res.statusCode).toBe(200);
     const { calls } = res.json() as { calls: Array<Record<string, unknown>> };
     expect(calls.map((c) => c.callSid)).toEqual([sid]);
-    expect(calls[0]).not.toHaveProperty('turns');
-    expect(calls[0]).toMatchObject({ outcome: 'booked', turnCount: 3, latency: expect.any(Array) });
-    expect((await auditRows(env, 'calls.list')).at(-1)).toMatchObject({ details: { count: 1 } });
+    expect(calls[0]).toMatchObject({ outcome: 'booked', latency: expect.any(Array) });
+    expect((calls[0]?.turns as Array<{ text: string }>).map((t) => t.text)).toEqual([
+      'Hi Ana, how can I help?',
+      'I need an oil change',
+      'Booked for Tuesday at ten.',
+    ]);
+    expect((await auditRows(env, 'calls.list')).at(-1)).toMatchObject({
+      details: { count: 1, transcripts: sid },
+    });
     const bad = await app.inject({ url: '/api/calls/CA123', headers: { authorization: bearer } });
     expect(bad.json()).toMatchObject({ error: { code: 'INVALID_CALL_SID' } });
     expect(bad.statusCode).toBe(400);
