@@ -1,7 +1,9 @@
 /**
  * `npm run bench`: session store and customer lookup on the real Redis and PostgreSQL (loopback by
- * default; REDIS_URL / DATABASE_URL override), in a schema and key prefix of its own, removed after.
- * Options: --n N (iterations, default 5000), --json FILE (write the figures).
+ * default; REDIS_URL / DATABASE_URL override), in a schema and key prefix of its own, removed after;
+ * and the per-frame media path (parse, validate, decode, detect, forward, pace) in operations/s.
+ * Options: --n N (iterations, default 5000; frame ops run 40× as many), --suite all|store|frame,
+ * --json FILE (write the figures).
  */
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
@@ -14,16 +16,22 @@ import { seedDemo } from '../server/platform/seed';
 import { RedisKv } from '../server/platform/kv';
 import { RedisSessionStore } from '../server/sessions';
 import { CustomerDirectory, CustomerRepository } from '../server/customers';
-import { measure, printTable, type Stats } from './bench-lib';
+import os from 'node:os';
+import { frameSuite, measure, printTable, socketSuite, type FrameSuiteResult, type Stats } from './bench-lib';
 import { argValue } from './cli';
 
 const args = process.argv.slice(2);
 const N = Number(argValue(args, '--n') ?? 5000);
 const JSON_OUT = argValue(args, '--json');
+const SUITE = argValue(args, '--suite') ?? 'all';
+if (!['all', 'store', 'frame'].includes(SUITE)) {
+  console.error('--suite must be all, store or frame');
+  process.exit(2);
+}
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
-async function main(): Promise<void> {
+async function storeSuite(): Promise<Stats[]> {
   const cipher = new PiiCipher(new Map([[1, randomBytes(32)]]), randomBytes(32));
   const schema = `bench_${randomBytes(4).toString('hex')}`;
   const prefix = `bench:${randomBytes(4).toString('hex')}:`;
@@ -96,12 +104,51 @@ async function main(): Promise<void> {
     await admin.query(`DROP SCHEMA ${schema} CASCADE`);
     await admin.end();
   }
+  return results;
+}
+
+async function main(): Promise<void> {
+  const store = SUITE === 'frame' ? [] : await storeSuite();
+  const frame: FrameSuiteResult | null = SUITE === 'store' ? null : frameSuite(N * 40);
+  const sockets = SUITE === 'store' ? [] : await socketSuite(N * 4);
+  const cpu = os.cpus()[0]?.model ?? 'unknown cpu';
   console.log(
-    `Bayline bench — node ${process.version}, Redis ${REDIS_URL.replace(/\/\/.*@/, '//***@')}, n=${N}`,
+    `Bayline bench — node ${process.version}, ${os.cpus().length} × ${cpu}, load ${os.loadavg()[0]?.toFixed(2)}`,
   );
-  console.log('(customer lookup: miss includes one DEL round trip to evict the entry first)');
-  printTable(results);
-  if (JSON_OUT) await writeFile(JSON_OUT, JSON.stringify({ node: process.version, results }, null, 2));
+  if (store.length) {
+    console.log(`session store and customer lookup: Redis ${REDIS_URL.replace(/\/\/.*@/, '//***@')}, n=${N}`);
+    console.log('(customer lookup: miss includes one DEL round trip to evict the entry first)');
+    printTable(store);
+  }
+  if (frame) {
+    console.log(`frame path (sync, timed in one batch of n=${N * 40}: p50 = p99 = mean per op)`);
+    printTable(frame.stats, 'µs');
+    console.log(
+      `per frame: ${frame.perFrameUs.inbound.toFixed(2)} µs in, ${frame.perFrameUs.outbound.toFixed(2)} µs out → ` +
+        `${frame.callsPerCore} calls per core at 50 frames/s each way (frame path only, no sockets)`,
+    );
+    console.log(`the same messages through ws over loopback (both ends in this process, n=${N * 4}):`);
+    printTable(sockets, 'µs');
+  }
+  const results = [...store, ...(frame?.stats ?? []), ...sockets];
+  if (JSON_OUT)
+    await writeFile(
+      JSON_OUT,
+      JSON.stringify(
+        {
+          node: process.version,
+          cpus: os.cpus().length,
+          cpu,
+          loadavg: os.loadavg(),
+          n: N,
+          suite: SUITE,
+          results,
+          frame: frame ? { perFrameUs: frame.perFrameUs, callsPerCore: frame.callsPerCore } : null,
+        },
+        null,
+        2,
+      ),
+    );
 }
 
 main().catch((err: unknown) => {

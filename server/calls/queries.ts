@@ -121,14 +121,12 @@ export class CallQueries {
       [callSids],
     );
     for (const r of rows) {
-      out
-        .get(r.call_sid)
-        ?.push({
-          role: r.role,
-          text: this.#cipher.decrypt(r.text_enc),
-          at: r.at,
-          interrupted: r.interrupted,
-        });
+      out.get(r.call_sid)?.push({
+        role: r.role,
+        text: this.#cipher.decrypt(r.text_enc),
+        at: r.at,
+        interrupted: r.interrupted,
+      });
     }
     return out;
   }

@@ -1,0 +1,138 @@
+/** `npm run loadtest` options: parsed once, validated, every default in one place. */
+
+export interface LoadtestOptions {
+  /** Concurrent calls (in --total mode: how many run at once). */
+  readonly calls: number;
+  /** Time all calls are up together, after the ramp. */
+  readonly seconds: number;
+  /** Calls are started evenly over this long. */
+  readonly rampSeconds: number;
+  /** Metrics windows (CPU, RSS, jitter) start this long after the ramp: greetings are over by then. */
+  readonly settleSeconds: number;
+  /** Sequential (leak-check) mode: this many calls in all, `calls` at a time, `turns` each. */
+  readonly total: number | undefined;
+  /** Turns per call; unlimited (until the end of the run) when undefined. */
+  readonly turns: number | undefined;
+  /** Probability that the caller starts the next utterance while the agent is still talking. */
+  readonly bargeIn: number;
+  /** Emulated provider latencies (ms). */
+  readonly sttMs: number;
+  readonly llmMs: number;
+  readonly llmChunkMs: number;
+  readonly ttsMs: number;
+  readonly ttsMsPerChar: number;
+  /** `text`: a fixed two-sentence reply, no tools (clean latency); `demo`: the demo brain with tools. */
+  readonly brain: 'text' | 'demo';
+  readonly warmupCalls: number;
+  /** Leak check: wait this long after the last call before the final GC + sample (idle pools close). */
+  readonly leakWaitSeconds: number;
+  /** Target an already running server instead of starting one (its providers are its own). */
+  readonly url: string | undefined;
+  /** Extra node flags for the server process, e.g. `--cpu-prof --cpu-prof-dir=artifacts`. */
+  readonly serverArgs: string[];
+  /** Scheduling priority for the server process (-20…19; negative needs root): let it win the CPU. */
+  readonly serverNice: number | undefined;
+  /** Copy the server's stdout/stderr here. */
+  readonly serverLog: string | undefined;
+  readonly serverPid: number | undefined;
+  readonly authToken: string | undefined;
+  readonly out: string | undefined;
+  readonly seed: number;
+  readonly quiet: boolean;
+}
+
+const HELP = `npm run loadtest -- --calls N --seconds S [options]
+  --calls N            concurrent simulated Twilio callers (default 50)
+  --seconds S          time all N calls are up together, after the ramp (default 30)
+  --ramp S             seconds over which calls are started (default N/50, 1..15)
+  --settle S           metrics windows start this long after the ramp (default min(5, seconds/3))
+  --total M            leak check: M calls in all, N at a time, --turns each (default 1 turn)
+  --turns T            turns per call (default: as many as fit)
+  --barge-in P         probability of barging in on a reply (default 0.15)
+  --stt-ms / --llm-ms / --tts-ms   emulated latencies: transcript after speech stops (100),
+                       model first token (300), TTS first byte (150)
+  --llm-chunk-ms MS    delay between model tokens (default 0)
+  --tts-ms-per-char MS length of synthesised speech per character (default 40)
+  --brain text|demo    reply policy of the model emulator (default text: no tools)
+  --warmup N           warm-up calls before measuring (default 3)
+  --leak-wait S        leak check: idle time before the final sample (default 35: pools' idle timeouts)
+  --server-args "..."  extra node flags for the server process (profiling: --cpu-prof --cpu-prof-dir=DIR)
+  --server-log FILE    copy the server's output to FILE
+  --server-nice N      run the server at this nice value (e.g. -10: it wins the CPU over the load
+                       generator and other work, roughly as on a machine of its own)
+  --url URL            target a running server (demo mode) instead of starting one
+  --server-pid PID     with --url: read that process's CPU and RSS from /proc
+  --auth-token T       with --url: Twilio auth token to sign with (default: demo token)
+  --out FILE           write the JSON report there
+  --seed N             random seed (default 1)
+  --quiet              no progress lines`;
+
+function num(args: string[], name: string, min: number, max: number): number | undefined {
+  const i = args.indexOf(name);
+  if (i < 0) return undefined;
+  const raw = args[i + 1];
+  const v = Number(raw);
+  if (raw === undefined || !Number.isFinite(v) || v < min || v > max)
+    throw new Error(`${name} must be a number between ${min} and ${max}`);
+  return v;
+}
+
+function str(args: string[], name: string, flagLike = false): string | undefined {
+  const i = args.indexOf(name);
+  if (i < 0) return undefined;
+  const v = args[i + 1];
+  if (v === undefined || (!flagLike && v.startsWith('--'))) throw new Error(`${name} needs a value`);
+  return v;
+}
+
+export function parseOptions(args: string[]): LoadtestOptions | 'help' {
+  if (args.includes('--help') || args.includes('-h')) return 'help';
+  const calls = Math.round(num(args, '--calls', 1, 5000) ?? 50);
+  const seconds = num(args, '--seconds', 1, 3600) ?? 30;
+  const total = num(args, '--total', 1, 100_000);
+  const brain = str(args, '--brain') ?? 'text';
+  if (brain !== 'text' && brain !== 'demo') throw new Error('--brain must be text or demo');
+  const url = str(args, '--url');
+  if (url !== undefined && !/^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?\/?$/.test(url))
+    throw new Error('--url must be a loopback http(s) origin, e.g. http://127.0.0.1:8080');
+  return {
+    calls,
+    seconds,
+    rampSeconds: num(args, '--ramp', 0, 600) ?? Math.min(15, Math.max(1, calls / 50)),
+    settleSeconds: num(args, '--settle', 0, 600) ?? Math.min(5, seconds / 3),
+    total: total === undefined ? undefined : Math.round(total),
+    turns: num(args, '--turns', 0, 1000) ?? (total === undefined ? undefined : 1),
+    bargeIn: num(args, '--barge-in', 0, 1) ?? 0.15,
+    sttMs: num(args, '--stt-ms', 0, 10_000) ?? 100,
+    llmMs: num(args, '--llm-ms', 0, 10_000) ?? 300,
+    llmChunkMs: num(args, '--llm-chunk-ms', 0, 1000) ?? 0,
+    ttsMs: num(args, '--tts-ms', 0, 10_000) ?? 150,
+    ttsMsPerChar: num(args, '--tts-ms-per-char', 1, 200) ?? 40,
+    brain,
+    warmupCalls: Math.round(num(args, '--warmup', 0, 100) ?? 3),
+    leakWaitSeconds: num(args, '--leak-wait', 0, 600) ?? 35,
+    url: url?.replace(/\/+$/, ''),
+    serverArgs: (str(args, '--server-args', true) ?? '').split(/\s+/).filter(Boolean),
+    serverLog: str(args, '--server-log'),
+    serverNice: num(args, '--server-nice', -20, 19),
+    serverPid: num(args, '--server-pid', 1, 2 ** 31),
+    authToken: str(args, '--auth-token'),
+    out: str(args, '--out'),
+    seed: num(args, '--seed', 0, 2 ** 31) ?? 1,
+    quiet: args.includes('--quiet'),
+  };
+}
+
+export const USAGE = HELP;
+
+/** Deterministic PRNG (mulberry32): the same seed gives the same callers, fixtures and barge-ins. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -1,0 +1,232 @@
+/**
+ * What the load generator can learn about the server process: the IPC probe (loadtest-server.ts),
+ * /proc (CPU ticks, RSS; works for any pid, so also with --url --server-pid) and /metrics.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import os from 'node:os';
+
+export interface ProbeRequest {
+  readonly type: 'probe';
+  readonly id: number;
+  readonly gc?: boolean;
+  readonly resetLoopDelay?: boolean;
+  /** Memory and CPU only (sampled every second). */
+  readonly lite?: boolean;
+}
+
+export interface LatenessSnapshot {
+  readonly counts: number[];
+  readonly frames: number;
+  readonly lateFrames: number;
+  readonly maxMs: number;
+}
+
+export interface ProbeReply {
+  readonly id: number;
+  readonly pid: number;
+  readonly cpuUserUs: number;
+  readonly cpuSystemUs: number;
+  readonly rssBytes: number;
+  readonly heapUsedBytes: number;
+  readonly externalBytes: number;
+  readonly arrayBuffersBytes: number;
+  readonly gcRan: boolean;
+  readonly loopDelayMs: { p50: number; p99: number; max: number; samples: number };
+  readonly lateness: LatenessSnapshot;
+  readonly ticker: { ticks: number; missedTicks: number; maxLatenessMs: number };
+  readonly resources: Record<string, number>;
+}
+
+/** Request/response over the fork IPC channel; each request times out on its own. */
+export class ProbeClient {
+  readonly #child: ChildProcess;
+  readonly #waiting = new Map<number, (r: ProbeReply | null) => void>();
+  #seq = 0;
+
+  constructor(child: ChildProcess) {
+    this.#child = child;
+    child.on('message', (msg: ProbeReply) => {
+      const resolve = this.#waiting.get(msg.id);
+      this.#waiting.delete(msg.id);
+      resolve?.(msg);
+    });
+    child.on('exit', () => {
+      for (const resolve of this.#waiting.values()) resolve(null);
+      this.#waiting.clear();
+    });
+  }
+
+  ask(
+    opts: { gc?: boolean; resetLoopDelay?: boolean; lite?: boolean } = {},
+    timeoutMs = 10_000,
+  ): Promise<ProbeReply | null> {
+    if (!this.#child.connected) return Promise.resolve(null);
+    const id = ++this.#seq;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#waiting.delete(id);
+        resolve(null);
+      }, timeoutMs);
+      this.#waiting.set(id, (r) => {
+        clearTimeout(timer);
+        resolve(r);
+      });
+      this.#child.send({ type: 'probe', id, ...opts } satisfies ProbeRequest);
+    });
+  }
+}
+
+const CLOCK_TICKS_PER_S = 100; // USER_HZ: 100 on every Linux ABI Node supports.
+
+/** utime + stime of a process from /proc/<pid>/stat, in seconds; null when it is gone. */
+export function procCpuSeconds(pid: number | 'self'): number | null {
+  const t = procCpuTimes(pid);
+  return t ? t.user + t.system : null;
+}
+
+/** utime and stime (kernel: syscalls, and the loopback TCP work done in them) in seconds. */
+export function procCpuTimes(pid: number | 'self'): { user: number; system: number } | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // comm (field 2) may contain spaces and parentheses: count fields after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { user: Number(fields[11]) / CLOCK_TICKS_PER_S, system: Number(fields[12]) / CLOCK_TICKS_PER_S };
+  } catch {
+    return null;
+  }
+}
+
+/** Read and write system calls made so far (/proc/<pid>/io: syscr, syscw). */
+export function procSyscalls(pid: number | 'self'): { reads: number; writes: number } | null {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const get = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(io)?.[1] ?? NaN);
+    return { reads: get('syscr'), writes: get('syscw') };
+  } catch {
+    return null;
+  }
+}
+
+/** VmRSS of a process from /proc/<pid>/status, in bytes; null when it is gone. */
+export function procRssBytes(pid: number | 'self'): number | null {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+export interface MachineJiffies {
+  busy: number;
+  total: number;
+  /** user, system, softirq (loopback TCP is processed here, often billed to no process), steal. */
+  user: number;
+  system: number;
+  softirq: number;
+  steal: number;
+}
+
+/** Jiffies of the whole machine (all cores) from /proc/stat. */
+export function machineJiffies(): MachineJiffies | null {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+    const v = line.trim().split(/\s+/).slice(1).map(Number);
+    const total = v.reduce((a, b) => a + b, 0);
+    const idle = (v[3] ?? 0) + (v[4] ?? 0);
+    return {
+      busy: total - idle,
+      total,
+      user: (v[0] ?? 0) + (v[1] ?? 0),
+      system: v[2] ?? 0,
+      softirq: (v[5] ?? 0) + (v[6] ?? 0),
+      steal: v[7] ?? 0,
+    };
+  } catch {
+    return null;
+  }
+}
+
+/** CPU seconds of every process on the machine, by pid, with its name. */
+export function allProcesses(): Map<number, { name: string; cpu: number }> {
+  const out = new Map<number, { name: string; cpu: number }>();
+  let pids: string[] = [];
+  try {
+    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return out;
+  }
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(Number(pid), { name, cpu: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** The processes that used most CPU between two snapshots (cores over `seconds`), except `skip`. */
+export function topProcesses(
+  a: Map<number, { name: string; cpu: number }>,
+  b: Map<number, { name: string; cpu: number }>,
+  seconds: number,
+  skip: number[],
+  n = 5,
+): Array<{ pid: number; name: string; cores: number }> {
+  const rows: Array<{ pid: number; name: string; cores: number }> = [];
+  for (const [pid, now] of b) {
+    if (skip.includes(pid)) continue;
+    const used = now.cpu - (a.get(pid)?.cpu ?? 0);
+    if (used > 0) rows.push({ pid, name: now.name, cores: Math.round((used / seconds) * 100) / 100 });
+  }
+  return rows.sort((x, y) => y.cores - x.cores).slice(0, n);
+}
+
+export function machineInfo(): { cpus: number; model: string; memTotalMb: number; node: string } {
+  const cpus = os.cpus();
+  return {
+    cpus: cpus.length,
+    model: cpus[0]?.model ?? 'unknown',
+    memTotalMb: Math.round(os.totalmem() / 2 ** 20),
+    node: process.version,
+  };
+}
+
+/** Prometheus text exposition → `name{labels}` → value (counters, gauges, histogram series). */
+export function parseMetrics(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const space = line.lastIndexOf(' ');
+    const value = Number(line.slice(space + 1));
+    if (Number.isFinite(value)) out.set(line.slice(0, space), value);
+  }
+  return out;
+}
+
+export async function scrapeMetrics(baseUrl: string): Promise<Map<string, number> | null> {
+  try {
+    const res = await fetch(`${baseUrl}/metrics`, { signal: AbortSignal.timeout(5000) });
+    return res.ok ? parseMetrics(await res.text()) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Sum of every series of `name` whose labels include all of `labels` (e.g. `kind="tts"`). */
+export function metricSum(m: Map<string, number> | null, name: string, ...labels: string[]): number {
+  if (!m) return 0;
+  let sum = 0;
+  for (const [key, value] of m) {
+    const brace = key.indexOf('{');
+    const base = brace < 0 ? key : key.slice(0, brace);
+    if (base !== name) continue;
+    if (labels.every((l) => key.includes(l))) sum += value;
+  }
+  return sum;
+}

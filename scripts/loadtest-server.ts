@@ -1,0 +1,69 @@
+/**
+ * The server process of `npm run loadtest`: the real composition root (server/main.ts, unchanged)
+ * plus a probe on the IPC channel the load generator forked it with. The probe answers with what
+ * only the process itself can see: every pacer's per-frame lateness, the shared ticker's stats,
+ * event-loop delay, heap, CPU and the handles keeping the process alive. It adds no work per frame.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { processLateness } from '../server/telephony/pacer';
+import { sharedTicker } from '../server/telephony/ticker';
+import type { ProbeReply, ProbeRequest } from './loadtest-probe';
+
+const LOOP_RESOLUTION_MS = 10;
+const loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
+loopDelay.enable();
+const lag = (ns: number) => Math.max(0, ns / 1e6 - LOOP_RESOLUTION_MS);
+
+const EMPTY_LATENESS = { counts: [], frames: 0, lateFrames: 0, maxMs: 0 };
+
+function countResources(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of process.getActiveResourcesInfo()) out[r] = (out[r] ?? 0) + 1;
+  return out;
+}
+
+function answer(req: ProbeRequest): ProbeReply {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (req.gc && gc) {
+    // Twice: the first pass runs finalizers that free more on the second.
+    gc();
+    gc();
+  }
+  const mem = process.memoryUsage();
+  const cpu = process.cpuUsage();
+  const reply: ProbeReply = {
+    id: req.id,
+    pid: process.pid,
+    cpuUserUs: cpu.user,
+    cpuSystemUs: cpu.system,
+    rssBytes: mem.rss,
+    heapUsedBytes: mem.heapUsed,
+    externalBytes: mem.external,
+    arrayBuffersBytes: mem.arrayBuffers,
+    gcRan: Boolean(req.gc && gc),
+    // The histogram holds whole timer intervals: lag is what exceeds the 10 ms resolution.
+    loopDelayMs: {
+      p50: lag(loopDelay.percentile(50)),
+      p99: lag(loopDelay.percentile(99)),
+      max: lag(loopDelay.max),
+      samples: loopDelay.count,
+    },
+    lateness: req.lite ? EMPTY_LATENESS : processLateness.snapshot(),
+    ticker: sharedTicker().stats,
+    resources: req.lite ? {} : countResources(),
+  };
+  if (req.resetLoopDelay) loopDelay.reset();
+  return reply;
+}
+
+process.on('message', (msg: ProbeRequest) => {
+  if (typeof msg !== 'object' || msg === null || msg.type !== 'probe') return;
+  process.send?.(answer(msg));
+});
+// Orphaned (the load generator died): shut down the way an orchestrator would ask.
+process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+// The channel must not keep the server alive on its own, nor show up as a leaked handle.
+process.channel?.unref();
+
+// Importing main starts the server exactly as `npm start` does (config from the environment).
+import '../server/main';

@@ -1,0 +1,280 @@
+/**
+ * The system under load. Locally: a throwaway PostgreSQL database (migrated, seeded) and Redis key
+ * prefix, the provider emulators in this process with set latencies, and the server forked as its
+ * own process (scripts/loadtest-server.ts → server/main.ts in production mode pointed at the
+ * emulators), so its CPU and memory are its own. With --url: a server someone else started.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import { DEMO_TWILIO } from '../server/config';
+import { PiiCipher, formatKeyList } from '../server/platform/crypto';
+import { createDb, type Db } from '../server/platform/postgres';
+import { migrate } from '../server/platform/migrate';
+import { seedDemo } from '../server/platform/seed';
+import { createDemoBrain, startEmulators, type ChatHandler } from '../server/providers/emulators';
+import type { TurnLatency } from '../server/conversation/ports';
+import type { LoadtestOptions } from './loadtest-options';
+import { ProbeClient } from './loadtest-probe';
+
+export interface ServerLog {
+  errors: number;
+  warnings: number;
+  /** The first few error/warning messages (constant strings by the product's logging rules). */
+  samples: string[];
+}
+
+export interface Target {
+  readonly baseUrl: string;
+  readonly authToken: string;
+  readonly accountSid: string;
+  readonly serverPid: number | undefined;
+  readonly probe: ProbeClient | undefined;
+  /** Emulated latencies of the server's providers (with --url: as the options assume them). */
+  readonly emulated: { sttMs: number; llmMs: number; ttsMs: number };
+  readonly log: ServerLog;
+  /** Set when the server exited by itself. */
+  exited: string | undefined;
+  /** The server's own per-turn figures from the call records, once the calls are final. */
+  callLatencies(callSids: string[], timeoutMs: number): Promise<Map<string, TurnLatency[]> | null>;
+  close(): Promise<void>;
+}
+
+const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const REPO = path.resolve(__dirname, '..');
+
+/** A few two-sentence answers, so replies are the same length whatever the caller said. */
+const REPLIES = [
+  'Sure, I can help with that. Which day works best for you?',
+  'We have openings tomorrow morning. Would nine in the morning suit you?',
+  'Got it, thank you. Is there anything else I can do for you today?',
+  'Our service desk is open until six tonight. What else can I help with?',
+];
+
+function textBrain(): ChatHandler {
+  return (body) => {
+    const userTurns = (body.messages ?? []).filter((m) => (m as { role?: string }).role === 'user').length;
+    return { text: REPLIES[userTurns % REPLIES.length] as string };
+  };
+}
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as net.AddressInfo;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+async function waitReady(baseUrl: string, child: ChildProcess | undefined, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no answer';
+  while (Date.now() < deadline) {
+    if (child && child.exitCode !== null)
+      throw new Error(`server exited with ${child.exitCode} during start`);
+    try {
+      const res = await fetch(`${baseUrl}/health/ready`, { signal: AbortSignal.timeout(2000) });
+      if (res.ok) return;
+      last = `status ${res.status}`;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`server not ready after ${timeoutMs} ms (${last})`);
+}
+
+function watchLog(stream: NodeJS.ReadableStream | null, log: ServerLog): void {
+  if (!stream) return;
+  createInterface({ input: stream }).on('line', (line) => {
+    let level = 0;
+    let msg = line.slice(0, 200);
+    try {
+      const o = JSON.parse(line) as { level?: number; msg?: string; err?: { message?: string } };
+      level = o.level ?? 0;
+      msg = `${o.msg ?? ''}${o.err?.message ? `: ${o.err.message}` : ''}`;
+    } catch {
+      // Not pino: V8's own tracing (--trace-gc…) is not an error; anything else (a crash trace) is.
+      if (/^\[\d+:0x[0-9a-f]+\]/.test(line) || line.trim() === '') return;
+      level = 50;
+    }
+    if (level >= 50) log.errors++;
+    else if (level >= 40) log.warnings++;
+    else return;
+    if (log.samples.length < 10 && !log.samples.includes(msg)) log.samples.push(msg);
+  });
+}
+
+async function callLatenciesFrom(
+  db: Db,
+  callSids: string[],
+  timeoutMs: number,
+): Promise<Map<string, TurnLatency[]>> {
+  const out = new Map<string, TurnLatency[]>();
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { rows } = await db.query<{ call_sid: string; status: string; latency: TurnLatency[] | null }>(
+      'SELECT call_sid, status, latency FROM calls WHERE call_sid = ANY($1::text[])',
+      [callSids],
+    );
+    for (const r of rows) if (r.status === 'completed') out.set(r.call_sid, r.latency ?? []);
+    if (out.size >= callSids.length || Date.now() > deadline) return out;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+export async function startLocalTarget(
+  opts: LoadtestOptions,
+  progress: (s: string) => void,
+): Promise<Target> {
+  const cleanups: Array<() => Promise<void>> = [];
+  const close = async () => {
+    for (const fn of cleanups.reverse()) await fn().catch((err: unknown) => console.error(err));
+    cleanups.length = 0;
+  };
+  try {
+    const piiKeys = new Map([[1, randomBytes(32)]]);
+    const piiIndexKey = randomBytes(32);
+    const cipher = new PiiCipher(piiKeys, piiIndexKey);
+
+    const dbName = `bayline_loadtest_${process.pid}_${randomBytes(3).toString('hex')}`;
+    const admin = new pg.Client({ connectionString: ADMIN_URL });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${dbName}`);
+    await admin.end();
+    cleanups.push(async () => {
+      const c = new pg.Client({ connectionString: ADMIN_URL });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+      await c.end();
+    });
+    const dbUrl = new URL(ADMIN_URL);
+    dbUrl.pathname = `/${dbName}`;
+    const db = createDb({ url: dbUrl.href, max: 2 });
+    cleanups.push(() => db.close());
+    await migrate(db.pool);
+    await seedDemo(db, cipher);
+
+    const prefix = `loadtest:${randomBytes(4).toString('hex')}:`;
+    cleanups.push(async () => {
+      const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+      await redis.connect();
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length) await redis.del(...keys);
+      } while (cursor !== '0');
+      await redis.quit();
+    });
+
+    const emulators = await startEmulators({
+      openai: {
+        chat: {
+          handler: opts.brain === 'demo' ? createDemoBrain() : textBrain(),
+          firstTokenMs: opts.llmMs,
+          chunkMs: opts.llmChunkMs,
+        },
+        realtime: { transcriptDelayMs: opts.sttMs, keepAudioBytes: 0 },
+      },
+      elevenlabs: { firstByteMs: opts.ttsMs, msPerChar: opts.ttsMsPerChar },
+    });
+    cleanups.push(() => emulators.close());
+
+    const port = await freePort();
+    const baseUrl = `http://127.0.0.1:${port}`;
+    const accountSid = `AC${randomBytes(16).toString('hex')}`;
+    const authToken = randomBytes(16).toString('hex');
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      PUBLIC_BASE_URL: baseUrl,
+      DATABASE_URL: dbUrl.href,
+      REDIS_URL,
+      REDIS_KEY_PREFIX: prefix,
+      OPENAI_API_KEY: 'sk-loadtest',
+      OPENAI_BASE_URL: emulators.urls.openaiBaseUrl,
+      OPENAI_REALTIME_URL: emulators.urls.openaiRealtimeUrl,
+      ELEVENLABS_API_KEY: 'loadtest',
+      ELEVENLABS_BASE_URL: emulators.urls.elevenlabsBaseUrl,
+      TWILIO_API_BASE_URL: emulators.urls.twilioApiBaseUrl,
+      TWILIO_ACCOUNT_SID: accountSid,
+      TWILIO_AUTH_TOKEN: authToken,
+      PII_KEYS: formatKeyList(piiKeys),
+      PII_INDEX_KEY: piiIndexKey.toString('base64'),
+      AUTH_SIGNING_KEYS: formatKeyList(new Map([[1, randomBytes(32)]])),
+      LOG_LEVEL: 'warn',
+      MAX_CONCURRENT_CALLS: String(opts.calls * 2 + 50),
+    };
+    progress(`starting server on ${baseUrl} (database ${dbName}, prefix ${prefix})`);
+    const child = fork(path.join(__dirname, 'loadtest-server.ts'), [], {
+      cwd: REPO,
+      env,
+      execArgv: ['--import', 'tsx', '--expose-gc', ...opts.serverArgs],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    if (opts.serverNice !== undefined && child.pid !== undefined) os.setPriority(child.pid, opts.serverNice);
+    const log: ServerLog = { errors: 0, warnings: 0, samples: [] };
+    watchLog(child.stdout, log);
+    watchLog(child.stderr, log);
+    if (opts.serverLog) {
+      const file = createWriteStream(opts.serverLog);
+      child.stdout?.pipe(file);
+      child.stderr?.pipe(file);
+    }
+    const target: Target = {
+      baseUrl,
+      authToken,
+      accountSid,
+      serverPid: child.pid,
+      probe: new ProbeClient(child),
+      emulated: { sttMs: opts.sttMs, llmMs: opts.llmMs, ttsMs: opts.ttsMs },
+      log,
+      exited: undefined,
+      callLatencies: (sids, timeoutMs) => callLatenciesFrom(db, sids, timeoutMs),
+      close,
+    };
+    let stopping = false;
+    child.on('exit', (code, signal) => {
+      if (!stopping) target.exited = `server exited (code ${code ?? '-'}, signal ${signal ?? '-'})`;
+    });
+    cleanups.push(async () => {
+      stopping = true;
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    });
+    await waitReady(baseUrl, child, 60_000);
+    return target;
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+export function urlTarget(opts: LoadtestOptions & { url: string }): Target {
+  return {
+    baseUrl: opts.url,
+    authToken: opts.authToken ?? DEMO_TWILIO.authToken,
+    accountSid: DEMO_TWILIO.accountSid,
+    serverPid: opts.serverPid,
+    probe: undefined,
+    emulated: { sttMs: opts.sttMs, llmMs: opts.llmMs, ttsMs: opts.ttsMs },
+    log: { errors: 0, warnings: 0, samples: [] },
+    exited: undefined,
+    callLatencies: () => Promise.resolve(null),
+    close: () => Promise.resolve(),
+  };
+}

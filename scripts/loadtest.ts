@@ -1,0 +1,303 @@
+/**
+ * `npm run loadtest -- --calls N --seconds S [--out report.json]`: N simulated Twilio callers
+ * against a server with emulated providers of set latency; prints and writes the figures of
+ * DESIGN.md § Performance. The method behind each figure is in the report (`method`) and in
+ * docs/performance.md. `--total M` runs M calls (N at a time) as a leak check instead.
+ */
+import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { fixtureTimings, runCall, type CallContext, type CallResult } from './loadtest-caller';
+import { USAGE, parseOptions, rng, type LoadtestOptions } from './loadtest-options';
+import {
+  allProcesses,
+  machineJiffies,
+  metricSum,
+  procCpuSeconds,
+  procCpuTimes,
+  procRssBytes,
+  procSyscalls,
+  scrapeMetrics,
+  type ProbeReply,
+} from './loadtest-probe';
+import { formatReport, type Report } from './loadtest-report';
+import { buildReport, round, type Point } from './loadtest-summary';
+import { startLocalTarget, urlTarget, type Target } from './loadtest-target';
+
+const MB = 2 ** 20;
+/** The window closes before hang-up, so a forced GC for live memory cannot disturb its figures. */
+const WINDOW_END_BEFORE_HANGUP_MS = 1500;
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+async function point(
+  target: Target,
+  probe: { gc?: boolean; resetLoopDelay?: boolean } | null,
+): Promise<Point> {
+  return {
+    t: performance.now(),
+    serverCpu: target.serverPid ? procCpuSeconds(target.serverPid) : null,
+    serverSys: target.serverPid ? (procCpuTimes(target.serverPid)?.system ?? null) : null,
+    serverIo: target.serverPid ? procSyscalls(target.serverPid) : null,
+    loadgenCpu: procCpuSeconds('self'),
+    machine: machineJiffies(),
+    processes: allProcesses(),
+    probe: probe && target.probe ? await target.probe.ask(probe) : null,
+  };
+}
+
+function phoneFor(i: number): string {
+  if (i % 3 === 0) return '+13125550142';
+  if (i % 3 === 1) return '+13125550199';
+  return `+1312555${String(2000 + (i % 8000)).padStart(4, '0')}`;
+}
+
+export async function runLoadtest(opts: LoadtestOptions, progress: (line: string) => void): Promise<Report> {
+  const startedAt = new Date();
+  const loadavgBefore = os.loadavg();
+  const fixtures = fixtureTimings();
+  const target = opts.url ? urlTarget({ ...opts, url: opts.url }) : await startLocalTarget(opts, progress);
+  const onSignal = () => {
+    progress('interrupted: stopping the server and removing the test database');
+    void target.close().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  const samples: Report['samples'] = [];
+  const t0 = performance.now();
+  let sampler: NodeJS.Timeout | undefined;
+  try {
+    const ctx = (i: number): CallContext => ({
+      baseUrl: target.baseUrl,
+      authToken: target.authToken,
+      accountSid: target.accountSid,
+      emulated: target.emulated,
+      fixtures,
+      random: rng(opts.seed * 100_003 + i),
+      bargeIn: opts.bargeIn,
+    });
+
+    if (opts.warmupCalls > 0) {
+      progress(`warm-up: ${opts.warmupCalls} calls`);
+      const warm = await Promise.all(
+        Array.from({ length: opts.warmupCalls }, (_, i) =>
+          runCall(ctx(-1 - i), { from: phoneFor(i), hangUpAt: performance.now() + 60_000, maxTurns: 1 }),
+        ),
+      );
+      const failed = warm.flatMap((r) => r.errors);
+      if (failed.length) throw new Error(`warm-up calls failed: ${failed.slice(0, 3).join('; ')}`);
+      await sleep(1000);
+    }
+
+    const idleA = await point(target, null);
+    await sleep(3000);
+    const idleB = await point(target, { gc: false });
+    const idleRss = target.serverPid ? procRssBytes(target.serverPid) : null;
+    const sequential = opts.total !== undefined;
+    // Live memory (after a full GC) at idle and at the end of the window: what calls really hold.
+    const idleLive = (await target.probe?.ask({ gc: true })) ?? null;
+    const leakBase = sequential ? idleLive : undefined;
+    let loadLive: ProbeReply | null = null;
+    const metricsBefore = await scrapeMetrics(target.baseUrl);
+
+    let heapMb: number | null = null;
+    sampler = setInterval(() => {
+      samples.push({
+        t: round((performance.now() - t0) / 1000, 1) as number,
+        serverCpuS: target.serverPid ? procCpuSeconds(target.serverPid) : null,
+        serverRssMb: target.serverPid ? round((procRssBytes(target.serverPid) ?? NaN) / MB, 1) : null,
+        serverHeapMb: heapMb,
+        loadgenCpuS: procCpuSeconds('self'),
+      });
+      void target.probe?.ask({ lite: true }).then((p) => {
+        if (p) heapMb = round(p.heapUsedBytes / MB, 1);
+      });
+    }, 1000);
+    loop.enable();
+    // The emulators' latencies are timers in this process: how late do its timers fire?
+    const timerLateness: number[] = [];
+    let timerProbe: NodeJS.Timeout | undefined;
+    const armTimerProbe = () => {
+      const due = performance.now() + 100;
+      timerProbe = setTimeout(() => {
+        timerLateness.push(performance.now() - due);
+        armTimerProbe();
+      }, 100);
+      // Never what keeps this process alive, should the run end by an error.
+      timerProbe.unref();
+    };
+    armTimerProbe();
+
+    const results: CallResult[] = [];
+    let windowA: Point | undefined;
+    let windowB: Point | undefined;
+    let started = 0;
+    const runStart = performance.now();
+    const status = setInterval(() => {
+      const live = started - results.length;
+      const turns = results.reduce((n, r) => n + r.turns.length, 0);
+      progress(
+        `t=${((performance.now() - runStart) / 1000).toFixed(0)}s calls started ${started}, live ${live}, done ${results.length}, turns(done calls) ${turns}, server RSS ${samples.at(-1)?.serverRssMb ?? '?'} MB, heap ${samples.at(-1)?.serverHeapMb ?? '?'} MB`,
+      );
+    }, 5000);
+    try {
+      if (!sequential) {
+        const rampMs = opts.rampSeconds * 1000;
+        const hangUpAt = runStart + rampMs + opts.seconds * 1000;
+        progress(`run: ${opts.calls} calls, ramp ${opts.rampSeconds} s, then ${opts.seconds} s all up`);
+        const windowTimers = [
+          setTimeout(
+            () => void point(target, { resetLoopDelay: true }).then((p) => (windowA = p)),
+            rampMs + opts.settleSeconds * 1000,
+          ),
+          setTimeout(
+            () =>
+              void point(target, {}).then(async (p) => {
+                windowB = p;
+                loadLive = (await target.probe?.ask({ gc: true })) ?? null;
+              }),
+            hangUpAt - runStart - WINDOW_END_BEFORE_HANGUP_MS,
+          ),
+        ];
+        const calls = Array.from({ length: opts.calls }, async (_, i) => {
+          await sleep((i * rampMs) / opts.calls);
+          started++;
+          const r = await runCall(ctx(i), { from: phoneFor(i), hangUpAt, maxTurns: opts.turns });
+          results.push(r);
+        });
+        await Promise.all(calls);
+        windowTimers.forEach(clearTimeout);
+        // The window end is taken before hang-up; wait for it if the last call ended early.
+        for (let i = 0; i < 100 && (windowA === undefined || windowB === undefined || loadLive === null); i++)
+          await sleep(100);
+      } else {
+        const total = opts.total as number;
+        progress(`leak check: ${total} calls, ${opts.calls} at a time, ${opts.turns ?? 1} turn(s) each`);
+        windowA = await point(target, { resetLoopDelay: true });
+        let next = 0;
+        await Promise.all(
+          Array.from({ length: Math.min(opts.calls, total) }, async () => {
+            while (next < total) {
+              const i = next++;
+              started++;
+              const r = await runCall(ctx(i), {
+                from: phoneFor(i),
+                hangUpAt: performance.now() + 120_000,
+                maxTurns: opts.turns ?? 1,
+              });
+              results.push(r);
+            }
+          }),
+        );
+        windowB = await point(target, {});
+        loadLive = (await target.probe?.ask({ gc: true })) ?? null;
+      }
+    } finally {
+      clearInterval(status);
+    }
+    loop.disable();
+    clearTimeout(timerProbe);
+
+    progress('collecting call records');
+    const sids = results.filter((r) => r.connected).map((r) => r.callSid);
+    const records = await target.callLatencies(sids, 30_000);
+    const metricsAfter = await scrapeMetrics(target.baseUrl);
+
+    let leak: Report['leak'] = null;
+    if (sequential && target.probe && leakBase) {
+      progress(`leak check: waiting ${opts.leakWaitSeconds} s for idle pools to close, then GC`);
+      for (let i = 0; i < 60; i++) {
+        if (metricSum(await scrapeMetrics(target.baseUrl), 'bayline_active_calls') === 0) break;
+        await sleep(500);
+      }
+      await sleep(opts.leakWaitSeconds * 1000);
+      const after = await target.probe.ask({ gc: true });
+      if (after) {
+        const extra: Record<string, number> = {};
+        for (const [k, v] of Object.entries(after.resources)) {
+          const more = v - (leakBase.resources[k] ?? 0);
+          if (more > 0) extra[k] = more;
+        }
+        const growthPct = ((after.rssBytes - leakBase.rssBytes) / leakBase.rssBytes) * 100;
+        const heapGrowthPct = ((after.heapUsedBytes - leakBase.heapUsedBytes) / leakBase.heapUsedBytes) * 100;
+        leak = {
+          calls: results.length,
+          rssBeforeMb: round(leakBase.rssBytes / MB, 1) as number,
+          rssAfterMb: round(after.rssBytes / MB, 1) as number,
+          growthPct: round(growthPct, 1) as number,
+          heapGrowthPct: round(heapGrowthPct, 1) as number,
+          heapBeforeMb: round(leakBase.heapUsedBytes / MB, 1) as number,
+          heapAfterMb: round(after.heapUsedBytes / MB, 1) as number,
+          resourcesBefore: leakBase.resources,
+          resourcesAfter: after.resources,
+          extraResources: extra,
+          // RSS alone can pass by shrinking (V8 returns pages when idle): the live heap must hold too.
+          ok: growthPct <= 10 && heapGrowthPct <= 10 && Object.keys(extra).length === 0,
+        };
+      }
+    }
+    clearInterval(sampler);
+    sampler = undefined;
+
+    return buildReport({
+      opts,
+      target,
+      startedAt,
+      loadavgBefore,
+      results,
+      records,
+      idleA,
+      idleB,
+      idleRss,
+      windowA,
+      windowB,
+      samples,
+      t0,
+      runStart,
+      metricsBefore,
+      metricsAfter,
+      leak,
+      idleLive,
+      loadLive,
+      timerLateness,
+      // The histogram holds whole 10 ms timer intervals: lag is the excess.
+      loopP99: Math.max(0, loop.percentile(99) / 1e6 - 10),
+    });
+  } finally {
+    if (sampler) clearInterval(sampler);
+    process.off('SIGINT', onSignal);
+    if (!opts.url) progress('stopping the server, removing the test database and keys');
+    await target.close();
+  }
+}
+
+async function main(): Promise<void> {
+  let opts: LoadtestOptions | 'help';
+  try {
+    opts = parseOptions(process.argv.slice(2));
+  } catch (err) {
+    console.error((err as Error).message);
+    console.error(USAGE);
+    process.exit(2);
+  }
+  if (opts === 'help') {
+    console.log(USAGE);
+    return;
+  }
+  const quiet = opts.quiet;
+  const report = await runLoadtest(opts, (l) => {
+    if (!quiet) console.error(`[loadtest] ${l}`);
+  });
+  console.log(formatReport(report));
+  if (opts.out) {
+    await writeFile(opts.out, `${JSON.stringify(report, null, 2)}\n`);
+    console.log(`  JSON report: ${opts.out}`);
+  }
+  process.exitCode = report.complete && report.errorFree ? 0 : 1;
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,164 @@
+/**
+ * `npm run loadtest` as CI runs it: a few calls for a few seconds against the real server process
+ * (its own database, Redis prefix and emulated providers), then a tiny leak-check run. Asserts the
+ * report is complete and error-free; the timings belong to real runs (docs/performance.md), not CI.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Report } from '../../scripts/loadtest-report';
+
+const REPO = path.resolve(__dirname, '../..');
+
+jest.setTimeout(120_000);
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'loadtest-smoke-'));
+});
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function loadtest(args: string[]): Promise<{ code: number; stdout: string; report: Report }> {
+  const out = path.join(dir, `report-${Date.now()}.json`);
+  const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>(
+    (resolve) => {
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', 'scripts/loadtest.ts', ...args, '--out', out, '--quiet'],
+        { cwd: REPO, timeout: 100_000, env: process.env },
+        (err, stdout, stderr) =>
+          resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+      );
+    },
+  );
+  let report: Report;
+  try {
+    report = JSON.parse(readFileSync(out, 'utf8')) as Report;
+  } catch {
+    throw new Error(`no report written (exit ${code}):\n${stdout}\n${stderr}`);
+  }
+  return { code, stdout, report };
+}
+
+const isDist = (d: unknown, n: number) =>
+  expect(d).toEqual(
+    expect.objectContaining({
+      n: expect.any(Number),
+      p50: expect.any(Number),
+      p95: expect.any(Number),
+      p99: expect.any(Number),
+      max: expect.any(Number),
+    }),
+  ) ?? expect((d as { n: number }).n).toBeGreaterThanOrEqual(n);
+
+describe('npm run loadtest (smoke)', () => {
+  // Short speech (10 ms of audio per character) keeps each call to a few seconds.
+  it.concurrent(
+    'runs concurrent calls with turns and barge-ins and reports every figure, error-free',
+    async () => {
+      const { code, stdout, report } = await loadtest([
+        '--calls',
+        '3',
+        '--seconds',
+        '12',
+        '--settle',
+        '1',
+        '--warmup',
+        '1',
+        '--barge-in',
+        '0.5',
+        '--seed',
+        '7',
+        '--tts-ms-per-char',
+        '10',
+      ]);
+      expect({ errors: report.errors, log: report.server.log, exited: report.server.exited }).toEqual({
+        errors: { count: 0, byKind: {}, samples: [] },
+        log: { errors: 0, warnings: expect.any(Number), samples: expect.any(Array) },
+        exited: null,
+      });
+      // Named so a failure says which part of the report is missing.
+      expect({
+        complete: report.complete,
+        turnsInWindow: report.turnOverheadMs?.n ?? 0,
+        callerTurnsInWindow: report.e2eTurnOverheadMs?.n ?? 0,
+        pacedFrames: report.pacing.frames,
+      }).toEqual({
+        complete: true,
+        turnsInWindow: expect.any(Number),
+        callerTurnsInWindow: expect.any(Number),
+        pacedFrames: expect.any(Number),
+      });
+      expect(report.errorFree).toBe(true);
+      expect(code).toBe(0);
+      expect(report.calls).toMatchObject({ planned: 3, started: 3, connected: 3, completed: 3, dropped: 0 });
+      expect(report.turns.answered).toBeGreaterThanOrEqual(3);
+      isDist(report.turnOverheadMs, 1);
+      isDist(report.e2eTurnOverheadMs, 1);
+      isDist(report.greetingMs, 3);
+      isDist(report.turnStagesMs.inProcess, 1);
+      expect(report.pacing.frames).toBeGreaterThan(0);
+      expect(report.pacing.jitterP99Ms).toEqual(expect.any(Number));
+      expect(report.pacing.lateFrames).toEqual(expect.any(Number));
+      expect(report.server.idle.rssMb).toBeGreaterThan(0);
+      expect(report.server.load.cpuSeconds).toEqual(expect.any(Number));
+      expect(report.server.load.rssMbMax).toBeGreaterThan(0);
+      expect(report.server.load.rssKbPerCall).toEqual(expect.any(Number));
+      expect(report.server.metrics.inboundFramesOk).toBeGreaterThan(0);
+      expect(Object.keys(report.method)).toEqual(
+        expect.arrayContaining([
+          'turnOverhead',
+          'e2eTurnOverhead',
+          'greeting',
+          'jitter',
+          'cpu',
+          'rss',
+          'errors',
+        ]),
+      );
+      expect(report.budget.map((b) => b.name).join('\n')).toMatch(
+        /turn overhead p99[\s\S]*pacing jitter p99/,
+      );
+      expect(stdout).toContain('turn overhead (server)');
+      expect(stdout).toContain('report complete, no errors');
+    },
+  );
+
+  it.concurrent(
+    'leak-check mode runs calls back to back and reports memory and handles after GC',
+    async () => {
+      const { code, report } = await loadtest([
+        '--total',
+        '3',
+        '--calls',
+        '2',
+        '--turns',
+        '1',
+        '--leak-wait',
+        '0',
+        '--barge-in',
+        '0',
+        '--warmup',
+        '0',
+        '--tts-ms-per-char',
+        '10',
+      ]);
+      expect(report.errors.count).toBe(0);
+      expect(report.complete).toBe(true);
+      expect(code).toBe(0);
+      expect(report.calls).toMatchObject({ planned: 3, connected: 3, dropped: 0 });
+      expect(report.leak).toEqual(
+        expect.objectContaining({
+          calls: 3,
+          rssBeforeMb: expect.any(Number),
+          rssAfterMb: expect.any(Number),
+          resourcesBefore: expect.any(Object),
+          resourcesAfter: expect.any(Object),
+        }),
+      );
+    },
+  );
+});
