@@ -25,6 +25,8 @@ export interface SttStreamSettings {
 
 const PROVIDER = 'openai-stt';
 const BYTES_PER_MS = 8;
+/** 40 ms of 8 kHz mu-law per append. */
+const BATCH_BYTES = 320;
 /** Partial transcripts are kept per item until its final arrives; a few turns in flight at most. */
 const MAX_PARTIAL_ITEMS = 8;
 
@@ -52,6 +54,9 @@ export class OpenAiSttStream implements SttStream {
   #reconnectTimer: NodeJS.Timeout | undefined;
   #watchdog: NodeJS.Timeout | undefined;
   readonly stats = { sentBytes: 0, droppedBytes: 0, reconnects: 0 };
+  /** Frames gathered for the next append (room for a few oversize frames). */
+  readonly #batch = Buffer.allocUnsafe(4096);
+  #batchLen = 0;
 
   constructor(settings: SttStreamSettings, log: Logger, signal: AbortSignal) {
     this.#s = settings;
@@ -67,6 +72,11 @@ export class OpenAiSttStream implements SttStream {
     this.#watchdog = setInterval(() => this.#checkAlive(), tick);
   }
 
+  /**
+   * The hot path: Twilio's 20 ms frames are gathered into 40 ms appends. One socket send per frame
+   * was the server's largest CPU cost under load (24 %); the bytes are unchanged, and speech-stopped
+   * comes at most 20 ms later.
+   */
   pushBase64(payload: string, bytes: number): void {
     const ws = this.#ws;
     if (this.#state === 'open' && ws?.readyState === WebSocket.OPEN && this.#pending.length === 0) {
@@ -75,13 +85,29 @@ export class OpenAiSttStream implements SttStream {
         this.stats.droppedBytes += bytes;
         return;
       }
-      ws.send(`{"type":"input_audio_buffer.append","audio":"${payload}"}`);
-      this.stats.sentBytes += bytes;
-      this.#lastAudioAt = Date.now();
+      if (this.#batchLen + bytes > this.#batch.length) this.#flushBatch(ws);
+      this.#batchLen += this.#batch.write(payload, this.#batchLen, 'base64');
+      if (this.#batchLen >= BATCH_BYTES) this.#flushBatch(ws);
       return;
     }
-    // Reconnecting: the backlog keeps raw bytes, like push().
+    // Reconnecting: what was gathered, and this frame, join the raw backlog like push().
+    if (this.#batchLen > 0) {
+      const held = Buffer.from(this.#batch.subarray(0, this.#batchLen));
+      this.#clockBytes -= held.length;
+      this.#batchLen = 0;
+      this.push(held);
+    }
     this.push(Buffer.from(payload, 'base64'));
+  }
+
+  #flushBatch(ws: WebSocket): void {
+    if (this.#batchLen === 0) return;
+    ws.send(
+      `{"type":"input_audio_buffer.append","audio":"${this.#batch.toString('base64', 0, this.#batchLen)}"}`,
+    );
+    this.stats.sentBytes += this.#batchLen;
+    this.#lastAudioAt = Date.now();
+    this.#batchLen = 0;
   }
 
   push(mulaw: Buffer): void {
