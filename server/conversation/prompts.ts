@@ -55,6 +55,7 @@ export function systemPrompt(d: DealershipFacts, caller: CustomerView | null, no
     'Use the tools for availability, bookings and facts; never invent times, prices or appointments.',
     'Before book_appointment, reschedule_appointment or cancel_appointment, read back service, vehicle, day and time and get a clear yes. ' +
       'If a tool answers NEEDS_CONFIRMATION, read its readBack to the caller and ask for a yes; call it again with the same arguments only after they agree.',
+    'After a booking or a change, offer a text message confirmation; use send_confirmation_sms only if the caller says yes.',
     'If the caller asks for a person, or you cannot help, use transfer_to_human. When the caller is done, say goodbye and use end_call.',
   ].join('\n');
 }
