@@ -128,17 +128,7 @@ export class StaffData {
   }
 
   async calls(who: Who, q: { from: string; to: string }): Promise<CallSummaryJson[]> {
-    parseLocalDate(q.from);
-    parseLocalDate(q.to);
-    if (q.to < q.from) throw new ValidationError('INVALID_RANGE', '`to` is before `from`');
-    if (q.to > addDays(q.from, MAX_CALL_DAYS - 1))
-      throw new ValidationError('INVALID_RANGE', `At most ${MAX_CALL_DAYS} days at once`);
-    const tz = await this.timezone();
-    const records = await this.#calls.list(
-      startOfDay(q.from, tz),
-      startOfDay(addDays(q.to, 1), tz),
-      MAX_CALLS,
-    );
+    const { records, tz } = await this.#callsIn(q);
     await this.#audit.record({
       ...who,
       action: 'calls.list',
@@ -153,6 +143,28 @@ export class StaffData {
    * transcript read, so the audit row names every call returned.
    */
   async callsWithTurns(who: Who, q: { from: string; to: string }): Promise<CallJson[]> {
+    const { records, tz } = await this.#callsIn(q);
+    const turns = await this.#calls.turnsOf(
+      records.filter((r) => r.status === 'completed').map((r) => r.callSid),
+    );
+    for (const r of records.filter((c) => c.status === 'in_progress')) {
+      const live = await this.#sessions.turns(r.callSid);
+      turns.set(
+        r.callSid,
+        live.map((x) => ({ ...x, at: new Date(x.at) })),
+      );
+    }
+    await this.#audit.record({
+      ...who,
+      action: 'calls.list',
+      target: { type: 'call_range', id: `${q.from}..${q.to}` },
+      details: { via: who.via, count: records.length, transcripts: records.map((r) => r.callSid).join(',') },
+    });
+    return records.map((r) => callJson(r, turns.get(r.callSid) ?? [], tz));
+  }
+
+  /** Calls that rang on the days from..to (inclusive, dealership time), validated. */
+  async #callsIn(q: { from: string; to: string }) {
     parseLocalDate(q.from);
     parseLocalDate(q.to);
     if (q.to < q.from) throw new ValidationError('INVALID_RANGE', '`to` is before `from`');
@@ -164,26 +176,7 @@ export class StaffData {
       startOfDay(addDays(q.to, 1), tz),
       MAX_CALLS,
     );
-    const turns = await this.#calls.turnsOf(
-      records.filter((r) => r.status === 'completed').map((r) => r.callSid),
-    );
-    const live = await Promise.all(
-      records
-        .filter((r) => r.status === 'in_progress')
-        .map(async (r) => [r.callSid, await this.#sessions.turns(r.callSid)] as const),
-    );
-    for (const [sid, t] of live)
-      turns.set(
-        sid,
-        t.map((x) => ({ ...x, at: new Date(x.at) })),
-      );
-    await this.#audit.record({
-      ...who,
-      action: 'calls.list',
-      target: { type: 'call_range', id: `${q.from}..${q.to}` },
-      details: { via: who.via, count: records.length, transcripts: records.map((r) => r.callSid).join(',') },
-    });
-    return records.map((r) => callJson(r, turns.get(r.callSid) ?? [], tz));
+    return { records, tz };
   }
 
   /** One call with its transcript: from Postgres once final, from the live session while in progress. */
