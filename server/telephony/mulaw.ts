@@ -6,42 +6,27 @@
  * rather than waiting for the STT provider's VAD events, which may lag or stop arriving.
  */
 
+import { mulawDecodeSample, mulawEncodeSample } from '../platform/g711';
+
+export { MULAW_SILENCE } from '../platform/g711';
+
 /** 20 ms of mu-law at 8 kHz. */
 export const FRAME_BYTES = 160;
 export const FRAME_MS = 20;
 export const BYTES_PER_MS = 8;
-/** mu-law code for +0; what Twilio fills silence with. */
-export const MULAW_SILENCE = 0xff;
-
-function decodeSample(code: number): number {
-  const u = ~code & 0xff;
-  const exp = (u >> 4) & 7;
-  const magnitude = (((u & 0x0f) << 3) + 0x84) * (1 << exp) - 0x84;
-  return u & 0x80 ? -magnitude : magnitude;
-}
 
 /** Linear 16-bit value of each mu-law code (matches CPython audioop.ulaw2lin for all 256 codes). */
 export const MULAW_DECODE = new Int16Array(256);
 /** Square of each decoded sample, so frame energy is 160 table reads and adds, no multiplies. */
 const MULAW_SQUARE = new Float64Array(256);
 for (let i = 0; i < 256; i++) {
-  const v = decodeSample(i);
+  const v = mulawDecodeSample(i);
   MULAW_DECODE[i] = v;
   MULAW_SQUARE[i] = v * v;
 }
 
 /** Classic (Sun/Linux) encoder; used by tests and tools to synthesise audio, not on the hot path. */
-export function encodeMulaw(sample: number): number {
-  let s = Math.max(-32768, Math.min(32767, Math.round(sample)));
-  const sign = (s >> 8) & 0x80;
-  if (sign) s = -s;
-  if (s > 32635) s = 32635;
-  s += 0x84;
-  let exp = 7;
-  for (let mask = 0x4000; (s & mask) === 0 && exp > 0; mask >>= 1) exp--;
-  const mantissa = (s >> (exp + 3)) & 0x0f;
-  return ~(sign | (exp << 4) | mantissa) & 0xff;
-}
+export { mulawEncodeSample as encodeMulaw };
 
 /** Mean square of the decoded samples of `frame[start, end)`. */
 export function frameMeanSquare(frame: Uint8Array, start = 0, end = frame.length): number {

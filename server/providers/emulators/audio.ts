@@ -4,7 +4,7 @@
  * detector can tell agent audio from quiet, and it is deterministic, so byte counts are predictable.
  */
 import type { ServerResponse } from 'node:http';
-import { mulawEncodeSample } from '../openai/mulaw';
+import { mulawEncodeSample } from '../../platform/g711';
 import { pause, sendJson, write, type Fault } from './http';
 
 export const DEFAULT_MS_PER_CHAR = 60;

@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { mulawDecodeSample } from '../openai/mulaw';
+import { mulawDecodeSample } from '../../platform/g711';
 
 export const FRAME_BYTES = 160;
 /** Frames quieter than this (RMS of 16-bit samples) are not indexed: room tone can survive transcoding. */

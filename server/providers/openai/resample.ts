@@ -3,7 +3,7 @@
  * would fold everything between 4 and 12 kHz back into the voice band as hiss, so a windowed-sinc
  * low-pass runs first. Streaming: chunks may split samples (odd byte counts) and filter state carries.
  */
-import { mulawEncodeSample } from './mulaw';
+import { mulawEncodeSample } from '../../platform/g711';
 
 const FACTOR = 3;
 const TAPS = 31;

@@ -3,7 +3,7 @@ import {
   mulawDecodeSample,
   mulawEncode,
   mulawEncodeSample,
-} from '../../../server/providers/openai/mulaw';
+} from '../../../server/platform/g711';
 
 // PROTOCOLS.md §4, verified there against CPython audioop.
 const ENCODE_VECTORS: Array<[number, number]> = [

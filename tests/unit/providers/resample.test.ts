@@ -1,4 +1,4 @@
-import { mulawDecode } from '../../../server/providers/openai/mulaw';
+import { mulawDecode } from '../../../server/platform/g711';
 import { Pcm24kToMulaw8k } from '../../../server/providers/openai/resample';
 
 function tone24k(freq: number, amplitude: number, ms: number): Buffer {
