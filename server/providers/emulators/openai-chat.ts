@@ -91,26 +91,8 @@ export class ChatCompletionsEmulator extends StandaloneEmulator {
   }
 
   async #serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const key = bearerOf(req);
-    if (!key || (this.#apiKey !== undefined && key !== this.#apiKey)) {
-      sendJson(
-        res,
-        401,
-        openAiError('Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key'),
-      );
-      return;
-    }
-    let body: ChatRequestBody;
-    try {
-      body = JSON.parse((await readBody(req)).toString('utf8')) as ChatRequestBody;
-    } catch {
-      sendJson(
-        res,
-        400,
-        openAiError('We could not parse the JSON body of your request.', 'invalid_request_error'),
-      );
-      return;
-    }
+    const body = await readAuthorizedJson<ChatRequestBody>(req, res, this.#apiKey);
+    if (!body) return;
     if (typeof body.model !== 'string' || !Array.isArray(body.messages)) {
       sendJson(res, 400, openAiError("'model' and 'messages' are required.", 'invalid_request_error'));
       return;
@@ -246,6 +228,36 @@ function completion(id: string, model: string | undefined, reply: ChatReply): Re
     ],
     usage: { prompt_tokens: 10, completion_tokens: 10, total_tokens: 20 },
   };
+}
+
+/**
+ * The preamble of every OpenAI REST route: the bearer key (any, or the configured one) and a JSON
+ * body. Answers 401/400 as OpenAI does and returns undefined when it has.
+ */
+export async function readAuthorizedJson<T>(
+  req: IncomingMessage,
+  res: ServerResponse,
+  apiKey: string | undefined,
+): Promise<T | undefined> {
+  const key = bearerOf(req);
+  if (!key || (apiKey !== undefined && key !== apiKey)) {
+    sendJson(
+      res,
+      401,
+      openAiError('Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key'),
+    );
+    return undefined;
+  }
+  try {
+    return JSON.parse((await readBody(req)).toString('utf8')) as T;
+  } catch {
+    sendJson(
+      res,
+      400,
+      openAiError('We could not parse the JSON body of your request.', 'invalid_request_error'),
+    );
+    return undefined;
+  }
 }
 
 export function openAiError(

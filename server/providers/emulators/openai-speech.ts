@@ -5,8 +5,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DEFAULT_MS_PER_CHAR, speechDurationMs, streamAudio, tonePcm16, wavHeader } from './audio';
-import { FaultQueue, Recorder, StandaloneEmulator, bearerOf, readBody, sendJson, type Fault } from './http';
-import { openAiError } from './openai-chat';
+import { FaultQueue, Recorder, StandaloneEmulator, sendJson, type Fault } from './http';
+import { openAiError, readAuthorizedJson } from './openai-chat';
 
 export interface SpeechRequestBody {
   model?: string;
@@ -62,26 +62,8 @@ export class SpeechEmulator extends StandaloneEmulator {
   }
 
   async #serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const key = bearerOf(req);
-    if (!key || (this.#apiKey !== undefined && key !== this.#apiKey)) {
-      sendJson(
-        res,
-        401,
-        openAiError('Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key'),
-      );
-      return;
-    }
-    let body: SpeechRequestBody;
-    try {
-      body = JSON.parse((await readBody(req)).toString('utf8')) as SpeechRequestBody;
-    } catch {
-      sendJson(
-        res,
-        400,
-        openAiError('We could not parse the JSON body of your request.', 'invalid_request_error'),
-      );
-      return;
-    }
+    const body = await readAuthorizedJson<SpeechRequestBody>(req, res, this.#apiKey);
+    if (!body) return;
     const format = body.response_format ?? 'mp3';
     if (
       typeof body.model !== 'string' ||
