@@ -51,7 +51,8 @@ function iso(d: Date | string | null, tz: string): string | null {
   return Number.isNaN(date.getTime()) ? null : formatIsoOffset(date, tz);
 }
 
-export function callSummaryJson(r: CallRecord, tz: string): CallSummaryJson {
+/** The fields every call shape starts with, in CONTRACT.md's order. */
+function callHead(r: CallRecord, tz: string) {
   return {
     callSid: r.callSid,
     status: r.status,
@@ -60,9 +61,11 @@ export function callSummaryJson(r: CallRecord, tz: string): CallSummaryJson {
     fromMasked: r.fromMasked,
     customerId: r.customerId,
     outcome: r.outcome,
-    latency: r.latency,
-    turnCount: r.turnCount,
   };
+}
+
+export function callSummaryJson(r: CallRecord, tz: string): CallSummaryJson {
+  return { ...callHead(r, tz), latency: r.latency, turnCount: r.turnCount };
 }
 
 export function callJson(
@@ -71,13 +74,7 @@ export function callJson(
   tz: string,
 ): CallJson {
   return {
-    callSid: r.callSid,
-    status: r.status,
-    startedAt: iso(r.startedAt, tz) as string,
-    endedAt: iso(r.endedAt, tz),
-    fromMasked: r.fromMasked,
-    customerId: r.customerId,
-    outcome: r.outcome,
+    ...callHead(r, tz),
     turns: turns.map((t) => ({
       role: t.role,
       text: t.text,
