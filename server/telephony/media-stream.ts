@@ -21,6 +21,8 @@ import type { VoiceDeps } from './voice-deps';
 
 let connectionSeq = 0;
 const PACER_LEAD_MS = 180;
+/** Audio per outbound media message: half the messages (and write syscalls) of 20 ms ones. */
+const OUTBOUND_MESSAGE_MS = 40;
 
 /**
  * One Twilio media stream: validates every frame, feeds caller audio to STT untouched and to the
@@ -146,6 +148,7 @@ export class MediaStreamConnection {
       // 180 ms ahead rides out a garbage-collection pause (the loadtest saw 10–77 ms) without an
       // audible gap; barge-in still cuts at once, since `clear` empties Twilio's buffer.
       leadMs: PACER_LEAD_MS,
+      frameMs: OUTBOUND_MESSAGE_MS,
       send: (json) => {
         if (this.#socket.readyState === this.#socket.OPEN) this.#socket.send(json);
       },

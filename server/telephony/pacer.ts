@@ -9,7 +9,7 @@
  * will have finished playing.
  */
 import type { OutboundEncoder } from './frames';
-import { BYTES_PER_MS, FRAME_BYTES } from './mulaw';
+import { BYTES_PER_MS, FRAME_MS } from './mulaw';
 import { sharedTicker, type FrameTicker, type Tickable } from './ticker';
 
 export interface PacerOptions {
@@ -18,6 +18,12 @@ export interface PacerOptions {
   readonly send: (json: string) => void;
   /** Audio kept buffered ahead of playback at Twilio; it oscillates within ±1 tick of this. */
   readonly leadMs?: number;
+  /**
+   * Audio per media message (default 20 ms, as Twilio's own frames). Twilio accepts any length, and a
+   * message costs the same to send whatever it carries (one `ws` frame, one write syscall), so 40 ms
+   * halves the outbound messages; Twilio's buffer then swings by one message around the lead.
+   */
+  readonly frameMs?: number;
   readonly ticker?: FrameTicker;
   /** A frame sent this much after its due time counts as late (an audible gap is likely). */
   readonly lateAfterMs?: number;
@@ -85,6 +91,8 @@ interface SentMark {
 
 export class OutboundPacer implements Tickable {
   readonly leadMs: number;
+  /** Bytes per media message. */
+  readonly frameBytes: number;
   private readonly encoder: OutboundEncoder;
   private readonly send: (json: string) => void;
   private readonly ticker: FrameTicker;
@@ -100,7 +108,7 @@ export class OutboundPacer implements Tickable {
   private flushed = false;
   private closed = false;
   private bufferedUntil = 0;
-  private readonly staging = Buffer.alloc(FRAME_BYTES);
+  private readonly staging: Buffer;
   private sentMarks: SentMark[] = [];
 
   private framesSent = 0;
@@ -115,6 +123,8 @@ export class OutboundPacer implements Tickable {
     this.encoder = opts.encoder;
     this.send = opts.send;
     this.leadMs = opts.leadMs ?? 120;
+    this.frameBytes = Math.max(1, Math.round((opts.frameMs ?? FRAME_MS) * BYTES_PER_MS));
+    this.staging = Buffer.alloc(this.frameBytes);
     this.ticker = opts.ticker ?? sharedTicker();
     this.lateAfterMs = opts.lateAfterMs ?? 60;
     this.onFrame = opts.onFrame;
@@ -262,15 +272,15 @@ export class OutboundPacer implements Tickable {
     this.send(this.encoder.mark(name));
   }
 
-  /** Sends one frame (up to 160 bytes, possibly spanning chunks); false when it must wait for more audio. */
+  /** Sends one message (up to `frameBytes`, possibly spanning chunks); false when it must wait for more audio. */
   private sendFrame(now: number, idealNow: number | undefined, due: number): boolean {
     const first = this.items[this.head] as Buffer;
     const inFirst = first.length - this.offset;
     let bytes: number;
     let readyAt: number;
     let json: string;
-    if (inFirst >= FRAME_BYTES) {
-      bytes = FRAME_BYTES;
+    if (inFirst >= this.frameBytes) {
+      bytes = this.frameBytes;
       readyAt = this.readyAt[this.head] as number;
       json = this.encoder.media(first, this.offset, this.offset + bytes);
       this.offset += bytes;
@@ -279,15 +289,15 @@ export class OutboundPacer implements Tickable {
       // Walk the contiguous audio up to the next mark without consuming, to decide first.
       let avail = 0;
       let i = this.head;
-      for (; i < this.items.length && avail < FRAME_BYTES; i++) {
+      for (; i < this.items.length && avail < this.frameBytes; i++) {
         const it = this.items[i];
         if (typeof it === 'string') break;
         avail += (it as Buffer).length - (i === this.head ? this.offset : 0);
       }
       const markNext = i < this.items.length && typeof this.items[i] === 'string';
       const runningDry = this.bufferedUntil - due <= this.ticker.periodMs;
-      if (avail < FRAME_BYTES && !markNext && !this.flushed && !runningDry) return false;
-      bytes = Math.min(avail, FRAME_BYTES);
+      if (avail < this.frameBytes && !markNext && !this.flushed && !runningDry) return false;
+      bytes = Math.min(avail, this.frameBytes);
       readyAt = 0;
       let filled = 0;
       while (filled < bytes) {

@@ -11,7 +11,7 @@ interface Sent {
   readonly audio?: Buffer;
 }
 
-function rig(leadMs = 120) {
+function rig(leadMs = 120, frameMs?: number) {
   const clock = new FakeClock();
   const ticker = new FrameTicker({ clock });
   const sent: Sent[] = [];
@@ -19,6 +19,7 @@ function rig(leadMs = 120) {
     encoder: new OutboundEncoder('MZ1'),
     leadMs,
     ticker,
+    ...(frameMs === undefined ? {} : { frameMs }),
     send: (json) => {
       const m = JSON.parse(json) as { event: string; media?: { payload: string }; mark?: { name: string } };
       const audio = m.media ? Buffer.from(m.media.payload, 'base64') : undefined;
@@ -101,6 +102,42 @@ describe('OutboundPacer', () => {
     expect(all.equals(Buffer.concat([audio(200, 0x01), ...chunks]))).toBe(true);
     const sizes = sent.map((s) => s.bytes);
     expect(sizes.filter((n) => n !== 160)).toEqual([20]); // only the flushed tail is short
+  });
+
+  it('with 40 ms messages sends half as many, keeps the lead in one message of its target, loses no byte', () => {
+    const { clock, pacer, sent } = rig(180, 40);
+    const t0 = clock.now();
+    const source = Buffer.alloc(3000 * 8);
+    for (let i = 0; i < source.length; i++) source[i] = i % 251;
+    pacer.push(source.subarray(0, 10_000));
+    pacer.push(source.subarray(10_000));
+    pacer.mark('end');
+    clock.advance(4000);
+    const media = sent.filter((s) => s.event === 'media');
+    expect(media).toHaveLength(75);
+    expect(media.every((m) => m.bytes === 320)).toBe(true);
+    expect(Buffer.concat(media.map((m) => m.audio as Buffer)).equals(source)).toBe(true);
+    expect(sent.at(-1)).toMatchObject({ event: 'mark', name: 'end' });
+    const leads = leadsAfterSends(sent);
+    // Primed at once with lead + one message; then Twilio holds between lead - 1 tick and lead + 1 message.
+    expect(sent.filter((s) => s.at === t0)).toHaveLength(5);
+    const steady = leads.filter((l) => l.at > t0 && l.at < t0 + 2500);
+    expect(Math.max(...steady.map((l) => l.lead))).toBeLessThanOrEqual(220);
+    expect(Math.min(...steady.map((l) => l.lead - 40))).toBeGreaterThanOrEqual(160);
+    expect(pacer.stats).toMatchObject({ framesSent: 75, audioMsSent: 3000, lateFrames: 0 });
+  });
+
+  it('with 40 ms messages a tail shorter than a message goes out before the mark that follows it', () => {
+    const { clock, pacer, sent } = rig(120, 40);
+    pacer.push(audio(100)); // 800 bytes: 2 messages + 160
+    pacer.mark('s1');
+    clock.advance(500);
+    expect(sent.map((s) => (s.event === 'mark' ? `mark:${s.name}` : s.bytes))).toEqual([
+      320,
+      320,
+      160,
+      'mark:s1',
+    ]);
   });
 
   it('holds a partial tail while Twilio is well fed, sends it before it would run dry', () => {
