@@ -27,11 +27,17 @@ export function tonePcm16(durationMs: number, rate: number): Buffer {
   return out;
 }
 
+/** Every mu-law tone is a prefix of one long tone: built once (and grown on demand), then copied. */
+let mulawTone = Buffer.alloc(0);
+
 export function toneMulaw(durationMs: number): Buffer {
   const samples = Math.round(durationMs * 8);
-  const out = Buffer.allocUnsafe(samples);
-  for (let i = 0; i < samples; i++) out[i] = mulawEncodeSample(sampleAt(i, 8000));
-  return out;
+  if (samples > mulawTone.length) {
+    const grown = Buffer.allocUnsafe(Math.max(samples, 8000 * 10));
+    for (let i = 0; i < grown.length; i++) grown[i] = mulawEncodeSample(sampleAt(i, 8000));
+    mulawTone = grown;
+  }
+  return Buffer.from(mulawTone.subarray(0, samples));
 }
 
 /** Audio for `text` in an ElevenLabs output format, or undefined if the emulator cannot make it. */
