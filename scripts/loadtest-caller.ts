@@ -4,6 +4,7 @@
  * in on it), until its turn count or the run's hang-up time. Everything it waits for has a timeout.
  */
 import { FRAME_BYTES, FRAME_MS, MULAW_SILENCE } from '../server/telephony/mulaw';
+import { FrameTicker } from '../server/telephony/ticker';
 import { frameRms } from '../server/providers/emulators/fixture-index';
 import { loadFixture } from '../tests/support/audio-fixtures';
 import { TwilioCaller, type Utterance } from '../tests/support/twilio-caller';
@@ -121,6 +122,10 @@ export async function runCall(ctx: CallContext, plan: CallPlan): Promise<CallRes
     authToken: ctx.authToken,
     accountSid: ctx.accountSid,
     from: plan.from,
+    // A clock of its own: each call's 20 ms frames keep the phase of its own stream start, as
+    // Twilio's do. One shared ticker would send every caller's frame in the same instant, a burst
+    // of N frames every 20 ms that no real server sees.
+    ticker: new FrameTicker(),
   });
   const r: CallResult = {
     callSid: caller.callSid,

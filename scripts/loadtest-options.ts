@@ -32,6 +32,11 @@ export interface LoadtestOptions {
   readonly serverArgs: string[];
   /** Scheduling priority for the server process (-20…19; negative needs root): let it win the CPU. */
   readonly serverNice: number | undefined;
+  /** CPU list for the server process (taskset -c syntax), and for this process (the load generator). */
+  readonly serverCpus: string | undefined;
+  /** Real-time round-robin priority (1–99) for the server's threads, as media servers run (chrt -r). */
+  readonly serverRt: number | undefined;
+  readonly loadgenCpus: string | undefined;
   /** Copy the server's stdout/stderr here. */
   readonly serverLog: string | undefined;
   readonly serverPid: number | undefined;
@@ -60,6 +65,12 @@ const HELP = `npm run loadtest -- --calls N --seconds S [options]
   --server-log FILE    copy the server's output to FILE
   --server-nice N      run the server at this nice value (e.g. -10: it wins the CPU over the load
                        generator and other work, roughly as on a machine of its own)
+  --server-cpus LIST   pin the server to these CPUs (taskset list, e.g. 1)
+  --server-rt PRIO     run the server's threads at real-time round-robin priority PRIO (1-99, needs
+                       root or CAP_SYS_NICE), as Asterisk and FreeSWITCH run media: nothing else on
+                       its CPU can delay a due frame
+  --loadgen-cpus LIST  pin the load generator (this process) to these CPUs (e.g. 0), so the two
+                       do not preempt each other: the server has a core of its own
   --url URL            target a running server (demo mode) instead of starting one
   --server-pid PID     with --url: read that process's CPU and RSS from /proc
   --auth-token T       with --url: Twilio auth token to sign with (default: demo token)
@@ -115,6 +126,9 @@ export function parseOptions(args: string[]): LoadtestOptions | 'help' {
     serverArgs: (str(args, '--server-args', true) ?? '').split(/\s+/).filter(Boolean),
     serverLog: str(args, '--server-log'),
     serverNice: num(args, '--server-nice', -20, 19),
+    serverRt: num(args, '--server-rt', 1, 99),
+    serverCpus: cpuList(str(args, '--server-cpus'), '--server-cpus'),
+    loadgenCpus: cpuList(str(args, '--loadgen-cpus'), '--loadgen-cpus'),
     serverPid: num(args, '--server-pid', 1, 2 ** 31),
     authToken: str(args, '--auth-token'),
     out: str(args, '--out'),
@@ -124,6 +138,13 @@ export function parseOptions(args: string[]): LoadtestOptions | 'help' {
 }
 
 export const USAGE = HELP;
+
+function cpuList(value: string | undefined, flag: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(value))
+    throw new Error(`${flag} takes a CPU list such as 1 or 0,2-3`);
+  return value;
+}
 
 /** Deterministic PRNG (mulberry32): the same seed gives the same callers, fixtures and barge-ins. */
 export function rng(seed: number): () => number {

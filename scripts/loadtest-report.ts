@@ -77,7 +77,7 @@ export interface Report {
     loadavgAfter: number[];
   };
   options: Record<string, unknown>;
-  target: { mode: 'local' | 'url'; baseUrl: string; serverPid: number | null };
+  target: { mode: 'local' | 'url'; baseUrl: string; serverPid: number | null; emulatorPid: number | null };
   method: Record<string, string>;
   window: { startS: number; endS: number; seconds: number };
   calls: {
@@ -143,7 +143,7 @@ export interface Report {
     cpuCores: number | null;
     rssMb: number | null;
     loopDelayP99Ms: number;
-    /** How late a 100 ms timer fires here: the emulated latencies are such timers. */
+    /** How late a 100 ms timer fires in the emulators' process (the emulated latencies are such timers). */
     timerLatenessMs: Dist | null;
   };
   machineCpu: {

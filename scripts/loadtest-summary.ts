@@ -43,7 +43,10 @@ export interface Point {
   serverCpu: number | null;
   serverSys: number | null;
   serverIo: { reads: number; writes: number } | null;
+  /** This process plus the emulators' process. */
   loadgenCpu: number | null;
+  /** How late the emulators' timers fired since the previous point (their own process); null if unknown. */
+  emulatorLate: number[] | null;
   machine: MachineJiffies | null;
   processes: Map<number, { name: string; cpu: number }>;
   probe: ProbeReply | null;
@@ -209,6 +212,7 @@ export function buildReport(c: Collected): Report {
       mode: opts.url ? 'url' : 'local',
       baseUrl: target.baseUrl,
       serverPid: target.serverPid ?? null,
+      emulatorPid: target.emulatorPid ?? null,
     },
     method: { ...METHOD },
     window: {
@@ -323,7 +327,11 @@ export function buildReport(c: Collected): Report {
           : null,
       topOthers:
         a && b && windowS
-          ? topProcesses(a.processes, b.processes, windowS, [process.pid, target.serverPid ?? -1])
+          ? topProcesses(a.processes, b.processes, windowS, [
+              process.pid,
+              target.serverPid ?? -1,
+              target.emulatorPid ?? -1,
+            ])
           : [],
     },
     leak: c.leak,

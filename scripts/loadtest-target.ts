@@ -1,10 +1,10 @@
 /**
  * The system under load. Locally: a throwaway PostgreSQL database (migrated, seeded) and Redis key
- * prefix, the provider emulators in this process with set latencies, and the server forked as its
- * own process (scripts/loadtest-server.ts → server/main.ts in production mode pointed at the
+ * prefix, the provider emulators with set latencies in a process of their own
+ * (scripts/loadtest-emulators.ts), and the server forked as its own process (scripts/loadtest-server.ts → server/main.ts in production mode pointed at the
  * emulators), so its CPU and memory are its own. With --url: a server someone else started.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
@@ -18,8 +18,8 @@ import { PiiCipher, formatKeyList } from '../server/platform/crypto';
 import { createDb, type Db } from '../server/platform/postgres';
 import { migrate } from '../server/platform/migrate';
 import { seedDemo } from '../server/platform/seed';
-import { createDemoBrain, startEmulators, type ChatHandler } from '../server/providers/emulators';
 import type { TurnLatency } from '../server/conversation/ports';
+import type { EmulatorMessage, EmulatorSettings } from './loadtest-emulators';
 import type { LoadtestOptions } from './loadtest-options';
 import { ProbeClient } from './loadtest-probe';
 
@@ -35,6 +35,10 @@ export interface Target {
   readonly authToken: string;
   readonly accountSid: string;
   readonly serverPid: number | undefined;
+  /** The emulators' process (locally), whose CPU counts as the load generator's. */
+  readonly emulatorPid: number | undefined;
+  /** How late the emulators' timers fired since the last ask (locally); null with --url. */
+  emulatorTimers(): Promise<number[] | null>;
   readonly probe: ProbeClient | undefined;
   /** Emulated latencies of the server's providers (with --url: as the options assume them). */
   readonly emulated: { sttMs: number; llmMs: number; ttsMs: number };
@@ -50,19 +54,79 @@ const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:543
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const REPO = path.resolve(__dirname, '..');
 
-/** A few two-sentence answers, so replies are the same length whatever the caller said. */
-const REPLIES = [
-  'Sure, I can help with that. Which day works best for you?',
-  'We have openings tomorrow morning. Would nine in the morning suit you?',
-  'Got it, thank you. Is there anything else I can do for you today?',
-  'Our service desk is open until six tonight. What else can I help with?',
-];
+interface EmulatorProcess {
+  readonly pid: number | undefined;
+  readonly urls: Extract<EmulatorMessage, { type: 'ready' }>['urls'];
+  timers(): Promise<number[] | null>;
+  close(): Promise<void>;
+}
 
-function textBrain(): ChatHandler {
-  return (body) => {
-    const userTurns = (body.messages ?? []).filter((m) => (m as { role?: string }).role === 'user').length;
-    return { text: REPLIES[userTurns % REPLIES.length] as string };
+/** Forks scripts/loadtest-emulators.ts (pinned like this process) and waits for its URLs. */
+async function startEmulatorProcess(opts: LoadtestOptions): Promise<EmulatorProcess> {
+  const settings: EmulatorSettings = {
+    brain: opts.brain,
+    sttMs: opts.sttMs,
+    llmMs: opts.llmMs,
+    llmChunkMs: opts.llmChunkMs,
+    ttsMs: opts.ttsMs,
+    ttsMsPerChar: opts.ttsMsPerChar,
   };
+  const child = fork(path.join(__dirname, 'loadtest-emulators.ts'), [JSON.stringify(settings)], {
+    cwd: REPO,
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  if (opts.loadgenCpus !== undefined && child.pid !== undefined) pinCpus(child.pid, opts.loadgenCpus);
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const urls = await new Promise<EmulatorProcess['urls']>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the emulators did not start within 60 s')), 60_000);
+    const onMessage = (msg: EmulatorMessage): void => {
+      if (msg.type === 'timers') return;
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      if (msg.type === 'ready') resolve(msg.urls);
+      else reject(new Error(`the emulators failed to start: ${msg.message}`));
+    };
+    child.on('message', onMessage);
+    child.once('exit', (code) => reject(new Error(`the emulators exited (code ${code ?? '-'})`)));
+  }).catch((err: unknown) => {
+    child.kill('SIGKILL');
+    throw err;
+  });
+  return {
+    pid: child.pid,
+    urls,
+    timers: () =>
+      new Promise((resolve) => {
+        if (!child.connected) return resolve(null);
+        const timer = setTimeout(() => resolve(null), 5000);
+        const onMessage = (msg: EmulatorMessage): void => {
+          if (msg.type !== 'timers') return;
+          clearTimeout(timer);
+          child.off('message', onMessage);
+          resolve(msg.lateMs);
+        };
+        child.on('message', onMessage);
+        child.send({ type: 'timers' });
+      }),
+    close: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Pins every thread of a process (V8's GC helpers and libuv's pool too) to a CPU list. */
+export function pinCpus(pid: number, cpus: string): void {
+  execFileSync('taskset', ['--all-tasks', '--cpu-list', '--pid', cpus, String(pid)], { stdio: 'ignore' });
+}
+
+/** SCHED_RR at `priority` for every thread of a process (threads started later inherit it). */
+function realtime(pid: number, priority: number): void {
+  execFileSync('chrt', ['--all-tasks', '--rr', '--pid', String(priority), String(pid)], { stdio: 'ignore' });
 }
 
 async function freePort(): Promise<number> {
@@ -175,17 +239,7 @@ export async function startLocalTarget(
       await redis.quit();
     });
 
-    const emulators = await startEmulators({
-      openai: {
-        chat: {
-          handler: opts.brain === 'demo' ? createDemoBrain() : textBrain(),
-          firstTokenMs: opts.llmMs,
-          chunkMs: opts.llmChunkMs,
-        },
-        realtime: { transcriptDelayMs: opts.sttMs, keepAudioBytes: 0 },
-      },
-      elevenlabs: { firstByteMs: opts.ttsMs, msPerChar: opts.ttsMsPerChar },
-    });
+    const emulators = await startEmulatorProcess(opts);
     cleanups.push(() => emulators.close());
 
     const port = await freePort();
@@ -223,6 +277,8 @@ export async function startLocalTarget(
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     if (opts.serverNice !== undefined && child.pid !== undefined) os.setPriority(child.pid, opts.serverNice);
+    if (opts.serverCpus !== undefined && child.pid !== undefined) pinCpus(child.pid, opts.serverCpus);
+    if (opts.serverRt !== undefined && child.pid !== undefined) realtime(child.pid, opts.serverRt);
     const log: ServerLog = { errors: 0, warnings: 0, samples: [] };
     watchLog(child.stdout, log);
     watchLog(child.stderr, log);
@@ -236,6 +292,8 @@ export async function startLocalTarget(
       authToken,
       accountSid,
       serverPid: child.pid,
+      emulatorPid: emulators.pid,
+      emulatorTimers: () => emulators.timers(),
       probe: new ProbeClient(child),
       emulated: { sttMs: opts.sttMs, llmMs: opts.llmMs, ttsMs: opts.ttsMs },
       log,
@@ -270,6 +328,8 @@ export function urlTarget(opts: LoadtestOptions & { url: string }): Target {
     authToken: opts.authToken ?? DEMO_TWILIO.authToken,
     accountSid: DEMO_TWILIO.accountSid,
     serverPid: opts.serverPid,
+    emulatorPid: undefined,
+    emulatorTimers: () => Promise.resolve(null),
     probe: undefined,
     emulated: { sttMs: opts.sttMs, llmMs: opts.llmMs, ttsMs: opts.ttsMs },
     log: { errors: 0, warnings: 0, samples: [] },

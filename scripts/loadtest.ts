@@ -22,7 +22,7 @@ import {
 } from './loadtest-probe';
 import { formatReport, type Report } from './loadtest-report';
 import { buildReport, round, type Point } from './loadtest-summary';
-import { startLocalTarget, urlTarget, type Target } from './loadtest-target';
+import { pinCpus, startLocalTarget, urlTarget, type Target } from './loadtest-target';
 
 const MB = 2 ** 20;
 /** The window closes before hang-up, so a forced GC for live memory cannot disturb its figures. */
@@ -38,11 +38,20 @@ async function point(
     serverCpu: target.serverPid ? procCpuSeconds(target.serverPid) : null,
     serverSys: target.serverPid ? (procCpuTimes(target.serverPid)?.system ?? null) : null,
     serverIo: target.serverPid ? procSyscalls(target.serverPid) : null,
-    loadgenCpu: procCpuSeconds('self'),
+    loadgenCpu: loadgenCpuSeconds(target),
     machine: machineJiffies(),
     processes: allProcesses(),
     probe: probe && target.probe ? await target.probe.ask(probe) : null,
+    emulatorLate: await target.emulatorTimers(),
   };
+}
+
+/** The load generator is this process and, locally, the emulators' process. */
+function loadgenCpuSeconds(target: Target): number | null {
+  const self = procCpuSeconds('self');
+  if (target.emulatorPid === undefined || self === null) return self;
+  const emulators = procCpuSeconds(target.emulatorPid);
+  return emulators === null ? null : self + emulators;
 }
 
 function phoneFor(i: number): string {
@@ -55,6 +64,7 @@ export async function runLoadtest(opts: LoadtestOptions, progress: (line: string
   const startedAt = new Date();
   const loadavgBefore = os.loadavg();
   const fixtures = fixtureTimings();
+  if (opts.loadgenCpus !== undefined) pinCpus(process.pid, opts.loadgenCpus);
   const target = opts.url ? urlTarget({ ...opts, url: opts.url }) : await startLocalTarget(opts, progress);
   const onSignal = () => {
     progress('interrupted: stopping the server and removing the test database');
@@ -106,14 +116,14 @@ export async function runLoadtest(opts: LoadtestOptions, progress: (line: string
         serverCpuS: target.serverPid ? procCpuSeconds(target.serverPid) : null,
         serverRssMb: target.serverPid ? round((procRssBytes(target.serverPid) ?? NaN) / MB, 1) : null,
         serverHeapMb: heapMb,
-        loadgenCpuS: procCpuSeconds('self'),
+        loadgenCpuS: loadgenCpuSeconds(target),
       });
       void target.probe?.ask({ lite: true }).then((p) => {
         if (p) heapMb = round(p.heapUsedBytes / MB, 1);
       });
     }, 1000);
     loop.enable();
-    // The emulators' latencies are timers in this process: how late do its timers fire?
+    // With --url the emulators run in the target server: this process's timers stand in for theirs.
     const timerLateness: number[] = [];
     let timerProbe: NodeJS.Timeout | undefined;
     const armTimerProbe = () => {
@@ -258,7 +268,8 @@ export async function runLoadtest(opts: LoadtestOptions, progress: (line: string
       leak,
       idleLive,
       loadLive,
-      timerLateness,
+      // The emulated latencies are the emulators' timers: measured in their process over the window.
+      timerLateness: windowB?.emulatorLate ?? timerLateness,
       // The histogram holds whole 10 ms timer intervals: lag is the excess.
       loopP99: Math.max(0, loop.percentile(99) / 1e6 - 10),
     });

@@ -74,6 +74,11 @@ describe('npm run loadtest (smoke)', () => {
         '7',
         '--tts-ms-per-char',
         '10',
+        // The server on a CPU of its own, the load generator (callers and emulators) on another.
+        '--server-cpus',
+        String(os.cpus().length - 1),
+        '--loadgen-cpus',
+        '0',
       ]);
       expect({ errors: report.errors, log: report.server.log, exited: report.server.exited }).toEqual({
         errors: { count: 0, byKind: {}, samples: [] },
@@ -108,6 +113,12 @@ describe('npm run loadtest (smoke)', () => {
       expect(report.server.load.rssMbMax).toBeGreaterThan(0);
       expect(report.server.load.rssKbPerCall).toEqual(expect.any(Number));
       expect(report.server.metrics.inboundFramesOk).toBeGreaterThan(0);
+      // The emulators run in a process of their own, counted as load generator, timed by their own timers.
+      expect(report.target.emulatorPid).toEqual(expect.any(Number));
+      expect(report.target.emulatorPid).not.toBe(report.target.serverPid);
+      expect(report.loadgen.cpuCores).toBeGreaterThan(0);
+      isDist(report.loadgen.timerLatenessMs, 1);
+      expect(report.options).toMatchObject({ serverCpus: String(os.cpus().length - 1), loadgenCpus: '0' });
       expect(Object.keys(report.method)).toEqual(
         expect.arrayContaining([
           'turnOverhead',

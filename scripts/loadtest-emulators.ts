@@ -1,0 +1,77 @@
+/**
+ * The provider emulators of `npm run loadtest`, in a process of their own. Real providers are other
+ * machines: sharing the callers' event loop would make every emulated latency wait behind the
+ * callers' 20 ms frame bursts, and that wait would be billed to the server's turn overhead. Forked
+ * by loadtest-target.ts with its settings in argv[2] (JSON); it answers on the IPC channel with its
+ * URLs once listening, and with its timers' lateness (= how late the emulated latencies fire).
+ */
+import { startEmulators, createDemoBrain, type ChatHandler } from '../server/providers/emulators';
+
+export interface EmulatorSettings {
+  readonly brain: 'text' | 'demo';
+  readonly sttMs: number;
+  readonly llmMs: number;
+  readonly llmChunkMs: number;
+  readonly ttsMs: number;
+  readonly ttsMsPerChar: number;
+}
+
+export type EmulatorMessage =
+  | { type: 'ready'; urls: Awaited<ReturnType<typeof startEmulators>>['urls'] }
+  | { type: 'timers'; lateMs: number[] }
+  | { type: 'failed'; message: string };
+
+/** A few two-sentence answers, so replies are the same length whatever the caller said. */
+const REPLIES = [
+  'Sure, I can help with that. Which day works best for you?',
+  'We have openings tomorrow morning. Would nine in the morning suit you?',
+  'Got it, thank you. Is there anything else I can do for you today?',
+  'Our service desk is open until six tonight. What else can I help with?',
+];
+
+function textBrain(): ChatHandler {
+  return (body) => {
+    const userTurns = (body.messages ?? []).filter((m) => (m as { role?: string }).role === 'user').length;
+    return { text: REPLIES[userTurns % REPLIES.length] as string };
+  };
+}
+
+async function main(settings: EmulatorSettings): Promise<void> {
+  const emulators = await startEmulators({
+    openai: {
+      chat: {
+        handler: settings.brain === 'demo' ? createDemoBrain() : textBrain(),
+        firstTokenMs: settings.llmMs,
+        chunkMs: settings.llmChunkMs,
+      },
+      realtime: { transcriptDelayMs: settings.sttMs, keepAudioBytes: 0 },
+    },
+    elevenlabs: { firstByteMs: settings.ttsMs, msPerChar: settings.ttsMsPerChar },
+  });
+
+  // The emulated latencies are timers in this process: a 100 ms probe timer shows how late they fire.
+  let lateMs: number[] = [];
+  const arm = (): void => {
+    const due = performance.now() + 100;
+    setTimeout(() => {
+      lateMs.push(performance.now() - due);
+      arm();
+    }, 100).unref();
+  };
+  arm();
+
+  process.on('message', (msg: { type?: string }) => {
+    if (msg?.type !== 'timers') return;
+    process.send?.({ type: 'timers', lateMs } satisfies EmulatorMessage);
+    lateMs = [];
+  });
+  const stop = (): void => void emulators.close().finally(() => process.exit(0));
+  process.on('SIGTERM', stop);
+  process.on('disconnect', stop);
+  process.send?.({ type: 'ready', urls: emulators.urls } satisfies EmulatorMessage);
+}
+
+main(JSON.parse(process.argv[2] ?? '{}') as EmulatorSettings).catch((err: unknown) => {
+  process.send?.({ type: 'failed', message: err instanceof Error ? err.message : String(err) });
+  process.exit(1);
+});
