@@ -62,7 +62,10 @@ export class ElevenLabsTts implements TtsProvider {
       reader = audio.getReader();
       for (;;) {
         const { done, value } = await reader.read();
-        if (done) break;
+        if (done) {
+          guard.complete();
+          break;
+        }
         guard.touch();
         total += value.length;
         if (total > maxBytes)

@@ -88,6 +88,7 @@ export class OpenAiLlm implements LlmProvider {
       }
       // The SDK ends the iteration quietly when its signal aborts, so an abort shows up here too.
       if (guard.cancelledByCaller) return;
+      if (finishReason !== undefined) guard.complete();
       // No finish_reason (idle abort, or the SSE just stopped): the reply is truncated, not complete.
       if (finishReason === undefined)
         throw new ProviderError(this.name, 'chat completion stream ended early');

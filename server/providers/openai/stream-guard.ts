@@ -11,6 +11,7 @@ export class StreamGuard {
   readonly #onCallerAbort = () => this.#controller.abort(this.#caller.reason);
   #timer: NodeJS.Timeout | undefined;
   #idled = false;
+  #completed = false;
 
   constructor(caller: AbortSignal, idleMs: number) {
     this.#caller = caller;
@@ -33,21 +34,34 @@ export class StreamGuard {
     return this.#idled;
   }
 
-  /** Call on every sign of progress. */
+  /** Call on every sign of progress (every chunk: re-arms one timer rather than making a new one). */
   touch(): void {
-    if (this.#timer) clearTimeout(this.#timer);
     if (this.#controller.signal.aborted) return;
+    if (this.#timer) {
+      this.#timer.refresh();
+      return;
+    }
     this.#timer = setTimeout(() => {
       this.#idled = true;
       this.#controller.abort(new Error('provider stream idle'));
     }, this.#idleMs);
   }
 
-  /** Aborts the request (no-op when already finished) and releases the timer and listener. */
+  /** The response was read to its end: nothing is left to tear down, so dispose() need not abort. */
+  complete(): void {
+    this.#completed = true;
+  }
+
+  /**
+   * Releases the timer and listener, and aborts the request unless it completed: a consumer that
+   * stopped early (barge-in, a bound tripped) must not leave the response streaming. Aborting a
+   * finished request would only cost an abort event through the SDK's and undici's listeners.
+   */
   dispose(): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#caller.removeEventListener('abort', this.#onCallerAbort);
-    if (!this.#controller.signal.aborted) this.#controller.abort(new Error('provider stream finished'));
+    if (!this.#completed && !this.#controller.signal.aborted)
+      this.#controller.abort(new Error('provider stream finished'));
   }
 }

@@ -56,7 +56,10 @@ export class OpenAiTts implements TtsProvider {
       reader = response.body.getReader();
       for (;;) {
         const { done, value } = await reader.read();
-        if (done) break;
+        if (done) {
+          guard.complete();
+          break;
+        }
         guard.touch();
         const mulaw = converter.push(value);
         total += mulaw.length;
