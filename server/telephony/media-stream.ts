@@ -21,6 +21,8 @@ import type { VoiceDeps } from './voice-deps';
 
 let connectionSeq = 0;
 const PACER_LEAD_MS = 180;
+/** Inbound media frames are counted locally and added to the metric once a second of audio (and at the end). */
+const FRAMES_PER_METRIC_FLUSH = 50;
 /** Audio per outbound media message: half the messages (and write syscalls) of 20 ms ones. */
 const OUTBOUND_MESSAGE_MS = 40;
 
@@ -46,7 +48,9 @@ export class MediaStreamConnection {
   readonly #detector = new SpeechDetector();
   // One decode buffer per call, reused for every frame: room for the largest payload frames.ts admits.
   readonly #frame = Buffer.allocUnsafe(DEFAULT_FRAME_LIMITS.maxPayloadBytes);
-  readonly #counters: Record<'ok' | 'early' | 'invalid' | 'unknown', { inc(): void }>;
+  readonly #counters: Record<'ok' | 'early' | 'invalid' | 'unknown', { inc(n?: number): void }>;
+  /** Media frames not yet added to the metric: a label-hashing inc() per frame cost ~2 % of the server. */
+  #okFrames = 0;
   readonly #lifetime = new AbortController();
   readonly #turns: AgentTurn[] = [];
 
@@ -110,7 +114,7 @@ export class MediaStreamConnection {
       this.#counters.early.inc();
       return;
     }
-    this.#counters.ok.inc();
+    if (++this.#okFrames === FRAMES_PER_METRIC_FLUSH) this.#flushFrameCount();
     const n = decodePayloadInto(payload, this.#frame);
     const stt = this.#stt;
     // STT gets Twilio's bytes untouched; the base64 is forwarded as it came when the adapter can.
@@ -244,9 +248,15 @@ export class MediaStreamConnection {
   }
 
   /** Ends the call once: stops every stream and timer, writes the record, frees the session. */
+  #flushFrameCount(): void {
+    if (this.#okFrames > 0) this.#counters.ok.inc(this.#okFrames);
+    this.#okFrames = 0;
+  }
+
   async finish(reason: string): Promise<void> {
     if (this.#finished) return;
     this.#finished = true;
+    this.#flushFrameCount();
     const callSid = this.#callSid;
     this.#agent?.stop();
     this.#lifetime.abort();
