@@ -132,6 +132,16 @@ export class CallAgent {
     this.#startTurn(`[pressed ${digit}]`);
   }
 
+  /**
+   * The call cannot go on by voice (speech-to-text unreachable): an apology, then the transfer to
+   * the desk, as for DTMF 0. Whatever is playing is cut; the caller is never left in silence.
+   */
+  handOff(reason: string): void {
+    if (this.#ended) return;
+    if (this.#turn && !this.#turn.interrupted) this.#bargeIn();
+    this.#speakAndAct(PHRASES.handOff, { type: 'transfer', reason });
+  }
+
   onMark(name: string): void {
     if (this.#cleared.delete(name)) return;
     const turn = this.#turn;

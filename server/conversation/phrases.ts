@@ -6,6 +6,8 @@ export const PHRASES = {
   apology:
     "I'm sorry, I'm having trouble on my end right now. I can connect you with a service advisor — just say advisor, or press zero.",
   transfer: 'Sure, let me connect you with a service advisor. One moment please.',
+  handOff:
+    "I'm sorry, I'm having trouble hearing you on this line. Let me connect you with a service advisor. One moment please.",
   goodbye: 'Thanks for calling Bayline Motors. Goodbye!',
   didNotCatch: "Sorry, I didn't catch that. Could you say it again?",
 } as const;

@@ -21,6 +21,9 @@ import type { VoiceDeps } from './voice-deps';
 
 let connectionSeq = 0;
 const PACER_LEAD_MS = 180;
+/** A transcription socket that will not open is retried after these delays, for up to 6 s in all. */
+const STT_OPEN_BACKOFF_MS = [200, 500, 1000, 2000];
+const STT_OPEN_GIVE_UP_MS = 6000;
 /** Inbound media frames are counted locally and added to the metric once a second of audio (and at the end). */
 const FRAMES_PER_METRIC_FLUSH = 50;
 /** Audio per outbound media message: half the messages (and write syscalls) of 20 ms ones. */
@@ -209,12 +212,18 @@ export class MediaStreamConnection {
     void this.#d.sessions
       .update(callSid, { streamSid: frame.start.streamSid, state: 'speaking', owner: this.#d.instanceId })
       .catch(() => undefined);
-    this.#stt = await (prepared.stt ?? this.#d.stt.open({ signal: this.#lifetime.signal, callSid }));
+    const stt = await this.#openStt(callSid, prepared.stt);
     if (this.#finished) {
-      await this.#stt.close();
+      await stt?.close();
       return;
     }
-    this.#stt.onEvent((e) => {
+    if (!stt) {
+      // Nobody can understand this caller now: a person can. Better than a dropped call.
+      agent.handOff('speech-to-text unreachable');
+      return;
+    }
+    this.#stt = stt;
+    stt.onEvent((e) => {
       this.#log.debug({ type: e.type }, 'stt event');
       if (e.type === 'speech_started') agent.onSpeechStarted();
       else if (e.type === 'speech_stopped') agent.onSpeechStopped();
@@ -224,6 +233,36 @@ export class MediaStreamConnection {
         this.#log.warn({ err: { message: e.error.message }, fatal: e.fatal }, 'speech-to-text error');
       }
     });
+  }
+
+  /**
+   * The transcription socket: the one opened at ring time, or a new one. A failed open is retried
+   * with backoff while the greeting plays (DTMF works throughout); null when speech-to-text stays
+   * unreachable for STT_OPEN_GIVE_UP_MS.
+   */
+  async #openStt(callSid: string, prewarmed: Promise<SttStream> | null): Promise<SttStream | null> {
+    const giveUpAt = Date.now() + STT_OPEN_GIVE_UP_MS;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await (attempt === 0 && prewarmed
+          ? prewarmed
+          : this.#d.stt.open({ signal: this.#lifetime.signal, callSid }));
+      } catch (err) {
+        if (this.#finished) return null;
+        this.#d.metrics.providerErrors.inc({ provider: this.#d.stt.name, kind: 'stt' });
+        const delay = STT_OPEN_BACKOFF_MS[Math.min(attempt, STT_OPEN_BACKOFF_MS.length - 1)] as number;
+        if (Date.now() + delay >= giveUpAt) {
+          this.#log.error(
+            { err, attempts: attempt + 1 },
+            'speech-to-text unreachable; handing the caller over',
+          );
+          return null;
+        }
+        this.#log.warn({ err, attempt: attempt + 1 }, 'speech-to-text failed to open; retrying');
+        await new Promise((r) => setTimeout(r, delay).unref());
+        if (this.#finished) return null;
+      }
+    }
   }
 
   /** The stream reached an instance that did not see the ring: rebuild what ring time would have. */

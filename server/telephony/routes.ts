@@ -78,6 +78,11 @@ export async function telephonyRoutes(app: FastifyInstance, d: VoiceDeps): Promi
     } catch {
       toE164 = null;
     }
+    // The stream lives as long as the call; it is closed explicitly when the call ends. A failed
+    // open is dealt with when the media stream starts (retried, or the caller is handed to a
+    // person); until then it must not count as an unhandled rejection, which would end the process.
+    const stt = d.stt.open({ signal: new AbortController().signal, callSid });
+    stt.catch(() => undefined);
     d.registry.prepare({
       callSid,
       fromE164,
@@ -86,8 +91,7 @@ export async function telephonyRoutes(app: FastifyInstance, d: VoiceDeps): Promi
       greetingText: text,
       // Synthesis starts now, while Twilio is still opening the stream.
       greetingAudio: d.phrases.get(text),
-      // The stream lives as long as the call; it is closed explicitly when the call ends.
-      stt: d.stt.open({ signal: new AbortController().signal, callSid }),
+      stt,
       admittedAt: Date.now(),
     });
     await Promise.all([

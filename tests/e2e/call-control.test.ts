@@ -18,6 +18,7 @@ afterEach(() => {
   stack.emulators.openai.chat.respond(createDemoBrain({ now: () => stack.now, timeZone: TZ }));
   stack.emulators.openai.chat.faults.clear();
   stack.emulators.elevenlabs.faults.clear();
+  stack.emulators.openai.realtime.resetFaults();
 });
 
 const callRequests = (callSid: string) =>
@@ -85,6 +86,50 @@ describe('call control', () => {
     await finalCall(stack, caller.callSid);
     const turns = await callTurns(stack, caller.callSid);
     expect(turns.map((t) => t.text)).not.toContain(PHRASES.apology);
+  });
+
+  it('speech-to-text refusing at ring time: no unhandled rejection, the socket is retried, the call goes on', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const sttErrors = async () =>
+        (await stack.metrics.providerErrors.get()).values
+          .filter((v) => v.labels.kind === 'stt')
+          .reduce((n, v) => n + v.value, 0);
+      const before = await sttErrors();
+      // The socket opened at ring time and the first retry are refused; the second retry opens.
+      stack.emulators.openai.realtime.refuseConnections(503, 2);
+      const caller = await stack.dial({ from: '+13125550142' });
+      await agentReply(caller, 0);
+      await say(caller, 'hours');
+      await caller.stop();
+      await finalCall(stack, caller.callSid);
+      const turns = await callTurns(stack, caller.callSid);
+      expect(turns.filter((t) => t.role === 'caller').map((t) => t.text)).toEqual([
+        'What time do you open on Saturday?',
+      ]);
+      expect(turns.map((t) => t.text)).not.toContain(PHRASES.handOff);
+      expect((await sttErrors()) - before).toBe(2);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  it('speech-to-text unreachable: the caller hears why and is handed to the desk, not dropped', async () => {
+    stack.emulators.openai.realtime.refuseConnections(503, 100);
+    const caller = await stack.dial({ from: '+13125550199' });
+    await agentReply(caller, 0);
+    await until(() => callRequests(caller.callSid).length > 0, 20_000);
+    expect(callRequests(caller.callSid)[0]?.form.Twiml).toBe(
+      '<?xml version="1.0" encoding="UTF-8"?><Response><Dial>+13125550100</Dial></Response>',
+    );
+    expect(caller.isOpen).toBe(true);
+    await caller.stop();
+    expect(await finalCall(stack, caller.callSid)).toMatchObject({ outcome: 'transferred' });
+    const turns = await callTurns(stack, caller.callSid);
+    expect(turns.map((t) => t.text)).toContain(PHRASES.handOff);
   });
 
   it('stop in the middle of a reply leaves no call, socket or timer behind', async () => {
