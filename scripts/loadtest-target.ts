@@ -1,8 +1,9 @@
 /**
  * The system under load. Locally: a throwaway PostgreSQL database (migrated, seeded) and Redis key
  * prefix, the provider emulators with set latencies in a process of their own
- * (scripts/loadtest-emulators.ts), and the server forked as its own process (scripts/loadtest-server.ts → server/main.ts in production mode pointed at the
- * emulators), so its CPU and memory are its own. With --url: a server someone else started.
+ * (scripts/loadtest-emulators.ts), and the server forked as its own process
+ * (scripts/loadtest-server.ts → server/main.ts in production mode pointed at the emulators), so
+ * its CPU and memory are its own. With --url: a server someone else started.
  */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
