@@ -7,6 +7,7 @@ import { ElevenLabsClient, ElevenLabsError } from '@elevenlabs/elevenlabs-js';
 import { fetcher as sdkFetcher, type FetchFunction } from '@elevenlabs/elevenlabs-js/core';
 import { ProviderError } from '../../platform/errors';
 import type { Logger } from '../../platform/logger';
+import { providerFetch } from '../node-fetch';
 import { StreamGuard } from '../openai/stream-guard';
 import type { TtsProvider } from '../types';
 
@@ -24,6 +25,8 @@ export interface ElevenLabsTtsOptions {
   idleTimeoutMs?: number;
   /** Upper bound on one utterance's output (mu-law bytes, 8000 per second). */
   maxOutputBytes?: number;
+  /** The SDK's transport (default: providerFetch, node:http with keep-alive). */
+  fetch?: typeof fetch;
 }
 
 export class ElevenLabsTts implements TtsProvider {
@@ -39,6 +42,7 @@ export class ElevenLabsTts implements TtsProvider {
       apiKey: opts.apiKey,
       baseUrl: opts.baseUrl,
       maxRetries: 0,
+      fetch: opts.fetch ?? providerFetch(),
       fetcher: untimedFetcher,
     });
   }

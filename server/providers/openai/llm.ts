@@ -8,6 +8,7 @@ import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
 import { ProviderError } from '../../platform/errors';
 import type { Logger } from '../../platform/logger';
 import type { ChatMessage, LlmChunk, LlmProvider, ToolCall, ToolSpec } from '../types';
+import { providerFetch } from '../node-fetch';
 import { StreamGuard } from './stream-guard';
 import { toProviderError } from './errors';
 
@@ -28,6 +29,8 @@ export interface OpenAiLlmOptions {
   maxReplyChars?: number;
   /** Reported as `name`; lets a failover chain tell a primary and a secondary model apart. */
   name?: string;
+  /** The SDK's transport (default: providerFetch, node:http with keep-alive). */
+  fetch?: typeof fetch;
 }
 
 const PROVIDER = 'openai-llm';
@@ -44,7 +47,13 @@ export class OpenAiLlm implements LlmProvider {
     this.#log = opts.logger.child({ provider: this.name, model: opts.model });
     // Retries belong to the caller, which knows the turn's remaining latency budget. The SDK's own
     // console logging is off: it would print raw model output (caller PII) outside pino's redaction.
-    this.#client = new OpenAI({ apiKey: opts.apiKey, baseURL: opts.baseUrl, maxRetries: 0, logLevel: 'off' });
+    this.#client = new OpenAI({
+      apiKey: opts.apiKey,
+      baseURL: opts.baseUrl,
+      maxRetries: 0,
+      logLevel: 'off',
+      fetch: opts.fetch ?? providerFetch(),
+    });
   }
 
   async *stream(req: {

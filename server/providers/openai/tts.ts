@@ -9,6 +9,7 @@ import type { Logger } from '../../platform/logger';
 import type { TtsProvider } from '../types';
 import { toProviderError } from './errors';
 import { Pcm24kToMulaw8k } from './resample';
+import { providerFetch } from '../node-fetch';
 import { StreamGuard } from './stream-guard';
 
 export interface OpenAiTtsOptions {
@@ -22,6 +23,8 @@ export interface OpenAiTtsOptions {
   idleTimeoutMs?: number;
   /** Upper bound on one utterance's output (mu-law bytes, 8000 per second). */
   maxOutputBytes?: number;
+  /** The SDK's transport (default: providerFetch, node:http with keep-alive). */
+  fetch?: typeof fetch;
 }
 
 export class OpenAiTts implements TtsProvider {
@@ -33,7 +36,13 @@ export class OpenAiTts implements TtsProvider {
   constructor(opts: OpenAiTtsOptions) {
     this.#opts = opts;
     this.#log = opts.logger.child({ provider: this.name });
-    this.#client = new OpenAI({ apiKey: opts.apiKey, baseURL: opts.baseUrl, maxRetries: 0, logLevel: 'off' });
+    this.#client = new OpenAI({
+      apiKey: opts.apiKey,
+      baseURL: opts.baseUrl,
+      maxRetries: 0,
+      logLevel: 'off',
+      fetch: opts.fetch ?? providerFetch(),
+    });
   }
 
   async *synthesize(text: string, opts: { signal: AbortSignal }): AsyncIterable<Buffer> {
