@@ -116,6 +116,9 @@ async function until(caller: TwilioCaller, pred: () => boolean, timeoutMs: numbe
   }
 }
 
+/** The first answer comes 0.3 s to 5.3 s after the greeting (uniform): about one turn's length. */
+const FIRST_ANSWER_SPREAD_MS = 5000;
+
 export async function runCall(ctx: CallContext, plan: CallPlan): Promise<CallResult> {
   const caller = new TwilioCaller({
     baseUrl: ctx.baseUrl,
@@ -195,7 +198,10 @@ async function converse(
     let current = barging;
     barging = null;
     if (current === null) {
-      await sleep(300 + ctx.random() * 600);
+      // Independent callers answer a greeting after anything from a beat to a few seconds. Without
+      // that spread, calls started together stay in step, and every turn of the run arrives in
+      // waves of N within a second or two: a thundering herd no real line produces.
+      await sleep(300 + ctx.random() * (n === 0 ? FIRST_ANSWER_SPREAD_MS : 600));
       const fixture = pick();
       if (!live() || !fits(fixture)) break;
       const turn: TurnRecord = {
