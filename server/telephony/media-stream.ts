@@ -24,7 +24,7 @@ const PACER_LEAD_MS = 180;
 /** A transcription socket that will not open is retried after these delays, for up to 6 s in all. */
 const STT_OPEN_BACKOFF_MS = [200, 500, 1000, 2000];
 const STT_OPEN_GIVE_UP_MS = 6000;
-/** Inbound media frames are counted locally and added to the metric once a second of audio (and at the end). */
+/** Inbound media frames are counted locally, added to the metric every second of audio and at the end. */
 const FRAMES_PER_METRIC_FLUSH = 50;
 /** Audio per outbound media message: half the messages (and write syscalls) of 20 ms ones. */
 const OUTBOUND_MESSAGE_MS = 40;
@@ -286,12 +286,12 @@ export class MediaStreamConnection {
     };
   }
 
-  /** Ends the call once: stops every stream and timer, writes the record, frees the session. */
   #flushFrameCount(): void {
     if (this.#okFrames > 0) this.#counters.ok.inc(this.#okFrames);
     this.#okFrames = 0;
   }
 
+  /** Ends the call once: stops every stream and timer, writes the record, frees the session. */
   async finish(reason: string): Promise<void> {
     if (this.#finished) return;
     this.#finished = true;

@@ -272,7 +272,7 @@ export class OutboundPacer implements Tickable {
     this.send(this.encoder.mark(name));
   }
 
-  /** Sends one message (up to `frameBytes`, possibly spanning chunks); false when it must wait for more audio. */
+  /** Sends one message (up to `frameBytes`, maybe across chunks); false when it must wait for audio. */
   private sendFrame(now: number, idealNow: number | undefined, due: number): boolean {
     const first = this.items[this.head] as Buffer;
     const inFirst = first.length - this.offset;

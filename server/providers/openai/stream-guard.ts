@@ -55,7 +55,7 @@ export class StreamGuard {
   /**
    * Releases the timer and listener, and aborts the request unless it completed: a consumer that
    * stopped early (barge-in, a bound tripped) must not leave the response streaming. Aborting a
-   * finished request would only cost an abort event through the SDK's and undici's listeners.
+   * finished request would only cost an abort event through the SDK's and the transport's listeners.
    */
   dispose(): void {
     if (this.#timer) clearTimeout(this.#timer);
