@@ -10,24 +10,36 @@ export interface DealershipFacts {
 
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 
+/** Building an Intl.DateTimeFormat costs tens of microseconds (ICU): each is built once per zone. */
+const formats = new Map<string, Intl.DateTimeFormat>();
+
+function dateFormat(locale: 'en-US' | 'en-CA', timeZone: string): Intl.DateTimeFormat {
+  const key = `${locale} ${timeZone}`;
+  let f = formats.get(key);
+  if (!f) {
+    // en-US: "Monday, November 23, 2026"; en-CA: "2026-11-23".
+    f =
+      locale === 'en-US'
+        ? new Intl.DateTimeFormat(locale, {
+            timeZone,
+            weekday: 'long',
+            year: 'numeric',
+            month: 'long',
+            day: 'numeric',
+          })
+        : new Intl.DateTimeFormat(locale, { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
+    formats.set(key, f);
+  }
+  return f;
+}
+
 /**
  * The model's instructions: who it is, what it may do, today's date in the dealership's time zone
  * and what we know of the caller. Tool results are the only source of availability and bookings.
  */
 export function systemPrompt(d: DealershipFacts, caller: CustomerView | null, now: Date): string {
-  const today = new Intl.DateTimeFormat('en-US', {
-    timeZone: d.timezone,
-    weekday: 'long',
-    year: 'numeric',
-    month: 'long',
-    day: 'numeric',
-  }).format(now);
-  const iso = new Intl.DateTimeFormat('en-CA', {
-    timeZone: d.timezone,
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-  }).format(now);
+  const today = dateFormat('en-US', d.timezone).format(now);
+  const iso = dateFormat('en-CA', d.timezone).format(now);
   const hours = DAYS.map((day) => {
     const h = d.hours[day];
     return `${day}: ${h ? `${h[0]}-${h[1]}` : 'closed'}`;
