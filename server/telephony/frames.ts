@@ -221,6 +221,42 @@ function validateStop(o: Obj): ParsedFrame {
   return o as unknown as StopMessage;
 }
 
+/** `{"event":"media"` as bytes: the start of every media message Twilio sends. */
+const MEDIA_PREFIX = Buffer.from('{"event":"media"');
+/**
+ * A media message exactly as Twilio writes it: this field order, no whitespace, decimal strings, a
+ * plain stream SID and a payload of base64 characters. Everything else (another order, escapes,
+ * spaces, non-ASCII, a bad payload) takes the general JSON path, which decides what it means.
+ */
+const CANONICAL_MEDIA =
+  /^\{"event":"media","sequenceNumber":"(\d{1,15})","media":\{"track":"([a-z]{1,16})","chunk":"(\d{1,15})","timestamp":"(\d{1,15})","payload":"([A-Za-z0-9+/]+={0,2})"\},"streamSid":"([A-Za-z0-9]{1,64})"\}$/;
+
+/**
+ * The fast path for the ~50 media frames a second of every call: one regular expression that both
+ * matches and validates (base64 alphabet included), instead of decoding UTF-8, JSON.parse and a
+ * walk over the payload (bench: 3.4 µs → 0.9 µs). It builds the same object JSON.parse would, and
+ * answers undefined for anything it does not recognise, never an error.
+ */
+function parseCanonicalMedia(data: Buffer, limits: FrameLimits): MediaMessage | undefined {
+  if (
+    data.length < MEDIA_PREFIX.length ||
+    data.compare(MEDIA_PREFIX, 0, MEDIA_PREFIX.length, 0, MEDIA_PREFIX.length) !== 0
+  )
+    return undefined;
+  const m = CANONICAL_MEDIA.exec(data.toString('latin1'));
+  if (!m) return undefined;
+  const payload = m[5] as string;
+  if (payload.length % 4 !== 0) return undefined;
+  const pad = payload.endsWith('==') ? 2 : payload.endsWith('=') ? 1 : 0;
+  if ((payload.length / 4) * 3 - pad > limits.maxPayloadBytes) return undefined;
+  return {
+    event: 'media',
+    sequenceNumber: m[1] as string,
+    media: { track: m[2] as string, chunk: m[3] as string, timestamp: m[4] as string, payload },
+    streamSid: m[6] as string,
+  };
+}
+
 /**
  * Parses one WebSocket message from Twilio. `data` is what `ws` hands over (a Buffer for text
  * frames) or a string; pass `isBinary` from the `message` event, because Twilio never sends binary.
@@ -239,6 +275,10 @@ export function parseInboundFrame(
         : Buffer.byteLength(data)
       : data.length;
   if (size > limits.maxMessageBytes) return fail(FrameErrorCode.TooLarge, 'message exceeds the size limit');
+  if (typeof data !== 'string') {
+    const media = parseCanonicalMedia(data, limits);
+    if (media) return media;
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(typeof data === 'string' ? data : data.toString('utf8'));

@@ -204,6 +204,58 @@ describe('parseInboundFrame: bad input is reported, never thrown', () => {
   });
 });
 
+describe('parseInboundFrame: the fast path for Twilio-shaped media frames', () => {
+  // Buffers (what ws hands over) take the fast path when the frame is exactly Twilio-shaped; strings
+  // always take JSON.parse. Both must agree on every input.
+  const both = (json: string) => [parseInboundFrame(Buffer.from(json)), parseInboundFrame(json)] as const;
+
+  it('gives what JSON.parse gives, for every payload length and padding and for large counters', () => {
+    for (let bytes = 1; bytes <= 320; bytes += 1) {
+      const payload = Buffer.alloc(bytes, bytes % 251).toString('base64');
+      const json = JSON.stringify(
+        media(
+          { sequenceNumber: String(bytes * 1_000_003) },
+          { payload, chunk: String(bytes), timestamp: '999999999' },
+        ),
+      );
+      const [fast, general] = both(json);
+      expect(fast).toEqual(general);
+      expect(Object.keys(fast)).toEqual(Object.keys(general));
+      expect(isFrameError(fast)).toBe(false);
+    }
+  });
+
+  it('leaves anything not exactly Twilio-shaped to the general path, with the same verdict', () => {
+    const canonical = JSON.stringify(media());
+    const variants = [
+      canonical.replace('{"event":"media",', '{ "event": "media", '), // whitespace
+      JSON.stringify({ streamSid: SID, ...media() }), // another field order
+      JSON.stringify({ ...media(), extra: 1 }), // an extra field
+      canonical.replace('"chunk":"2"', '"chunk":"\\u0032"'), // an escape
+      canonical.replace(SID, 'MZ-é'), // non-ASCII sid
+      canonical.replace('"track":"inbound"', '"track":"INBOUND"'),
+      canonical.replace(PAYLOAD, 'abc'),
+      canonical.replace(PAYLOAD, 'a==='),
+      canonical.replace(PAYLOAD, 'ab=d'),
+      canonical.replace(PAYLOAD, ''),
+      canonical.replace(PAYLOAD, Buffer.alloc(DEFAULT_FRAME_LIMITS.maxPayloadBytes + 1).toString('base64')),
+      canonical.replace('"sequenceNumber":"4"', '"sequenceNumber":4'),
+      canonical.slice(0, -1), // truncated
+      canonical + ' ', // trailing space is still JSON
+    ];
+    for (const json of variants) {
+      const [fast, general] = both(json);
+      expect(fast).toEqual(general);
+    }
+  });
+
+  it('respects a tighter payload limit', () => {
+    const limits = { maxMessageBytes: 8192, maxPayloadBytes: 100 };
+    const frame = parseInboundFrame(Buffer.from(JSON.stringify(media())), false, limits);
+    expectError(frame, FrameErrorCode.BadPayload);
+  });
+});
+
 describe('base64DecodedLength', () => {
   it('computes decoded sizes without decoding', () => {
     for (const n of [1, 2, 3, 4, 159, 160, 161]) {
