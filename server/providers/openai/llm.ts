@@ -3,12 +3,12 @@
  * `stream: true`). Text is yielded as it arrives so TTS can start on the first sentence; tool-call
  * fragments are assembled per `index` and yielded once, complete (PROTOCOLS.md §2.2).
  */
-import OpenAI from 'openai';
+import type OpenAI from 'openai';
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
 import { ProviderError } from '../../platform/errors';
 import type { Logger } from '../../platform/logger';
 import type { ChatMessage, LlmChunk, LlmProvider, ToolCall, ToolSpec } from '../types';
-import { providerFetch } from '../node-fetch';
+import { createOpenAiClient } from './client';
 import { StreamGuard } from './stream-guard';
 import { toProviderError } from './errors';
 
@@ -45,15 +45,7 @@ export class OpenAiLlm implements LlmProvider {
     this.name = opts.name ?? PROVIDER;
     this.#opts = opts;
     this.#log = opts.logger.child({ provider: this.name, model: opts.model });
-    // Retries belong to the caller, which knows the turn's remaining latency budget. The SDK's own
-    // console logging is off: it would print raw model output (caller PII) outside pino's redaction.
-    this.#client = new OpenAI({
-      apiKey: opts.apiKey,
-      baseURL: opts.baseUrl,
-      maxRetries: 0,
-      logLevel: 'off',
-      fetch: opts.fetch ?? providerFetch(),
-    });
+    this.#client = createOpenAiClient(opts);
   }
 
   async *stream(req: {

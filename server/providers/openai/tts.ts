@@ -3,13 +3,13 @@
  * mu-law or 8 kHz output (PROTOCOLS.md §2.5), so it asks for raw 24 kHz PCM and converts as the bytes
  * stream in; the first frame can leave before the whole sentence has been synthesised.
  */
-import OpenAI from 'openai';
+import type OpenAI from 'openai';
 import { ProviderError } from '../../platform/errors';
 import type { Logger } from '../../platform/logger';
 import type { TtsProvider } from '../types';
 import { toProviderError } from './errors';
 import { Pcm24kToMulaw8k } from './resample';
-import { providerFetch } from '../node-fetch';
+import { createOpenAiClient } from './client';
 import { StreamGuard } from './stream-guard';
 
 export interface OpenAiTtsOptions {
@@ -36,13 +36,7 @@ export class OpenAiTts implements TtsProvider {
   constructor(opts: OpenAiTtsOptions) {
     this.#opts = opts;
     this.#log = opts.logger.child({ provider: this.name });
-    this.#client = new OpenAI({
-      apiKey: opts.apiKey,
-      baseURL: opts.baseUrl,
-      maxRetries: 0,
-      logLevel: 'off',
-      fetch: opts.fetch ?? providerFetch(),
-    });
+    this.#client = createOpenAiClient(opts);
   }
 
   async *synthesize(text: string, opts: { signal: AbortSignal }): AsyncIterable<Buffer> {
