@@ -140,6 +140,12 @@ export class MediaStreamConnection {
         this.#log.warn({ err }, 'call lock unavailable; continuing');
         return true;
       });
+    if (this.#finished) {
+      // `stop` came while the lock was being taken: finish() has freed the slot and written the
+      // record already. Taking the slot now would hold it for good.
+      if (gotLock) await this.#d.sessions.releaseLock(callSid, this.#connId).catch(() => undefined);
+      return;
+    }
     if (!gotLock) {
       this.#log.warn('duplicate media stream refused');
       this.#callSid = null;
@@ -162,6 +168,7 @@ export class MediaStreamConnection {
     });
     this.#pacer = pacer;
     const dealership = await this.#d.dealership();
+    if (this.#finished) return;
     const agent = new CallAgent({
       callSid,
       log: this.#log,

@@ -30,6 +30,17 @@ describe('admission, status callback and SMS', () => {
     await postStatus(again.callSid, 'completed');
   });
 
+  it('a caller who hangs up while the stream is still starting frees the slot', async () => {
+    // `stop` right behind `start` reaches the server while it is still taking the call's lock.
+    const quick = await stack.dial({ from: '+13125550142' });
+    await quick.stop();
+    expect(await finalCall(stack, quick.callSid)).toMatchObject({ status: 'completed' });
+    await until(async () => (await stack.metrics.activeCalls.get()).values[0]?.value === 0);
+    const next = stack.caller({ from: '+13125550199' });
+    expect((await next.placeCall()).streamUrl).toBeDefined();
+    await postStatus(next.callSid, 'completed');
+  });
+
   it('the status callback finalises a call whose stream never came', async () => {
     const caller = stack.caller({ from: '+13125550199' });
     await caller.placeCall();
