@@ -35,6 +35,17 @@ export function mulawDecodeSample(code: number): number {
   return DECODE_TABLE[code & 0xff] ?? 0;
 }
 
+/** Square of each decoded sample, so frame energy is 160 table reads and adds, no multiplies. */
+const SQUARE_TABLE = Float64Array.from(DECODE_TABLE, (v) => v * v);
+
+/** Mean square of the decoded samples of `frame[start, end)` (0 when empty): a frame's energy. */
+export function mulawMeanSquare(frame: Uint8Array, start = 0, end = frame.length): number {
+  if (end <= start) return 0;
+  let sum = 0;
+  for (let i = start; i < end; i++) sum += SQUARE_TABLE[frame[i] as number] as number;
+  return sum / (end - start);
+}
+
 export function mulawEncode(samples: ArrayLike<number>): Buffer {
   const out = Buffer.allocUnsafe(samples.length);
   for (let i = 0; i < samples.length; i++) out[i] = mulawEncodeSample(samples[i] ?? 0);

@@ -21,9 +21,10 @@ export interface SttStream {
   push(mulaw: Buffer): void;
   /**
    * The same audio still base64-encoded as Twilio's frame carried it (`bytes` decoded bytes): the
-   * hot path forwards it without decoding and re-encoding.
+   * hot path forwards it without decoding and re-encoding. `quiet`: our detector heard no speech in
+   * this frame, so the adapter may hold it for a larger message (it must never delay speech).
    */
-  pushBase64?(payload: string, bytes: number): void;
+  pushBase64?(payload: string, bytes: number, quiet?: boolean): void;
   onEvent(listener: (event: SttEvent) => void): void;
   close(): Promise<void>;
 }

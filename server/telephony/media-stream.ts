@@ -119,11 +119,12 @@ export class MediaStreamConnection {
     }
     if (++this.#okFrames === FRAMES_PER_METRIC_FLUSH) this.#flushFrameCount();
     const n = decodePayloadInto(payload, this.#frame);
+    const event = this.#detector.push(this.#frame, 0, n);
     const stt = this.#stt;
     // STT gets Twilio's bytes untouched; the base64 is forwarded as it came when the adapter can.
-    if (stt?.pushBase64) stt.pushBase64(payload, n);
+    if (stt?.pushBase64) stt.pushBase64(payload, n, this.#detector.quiet);
     else stt?.push(Buffer.from(this.#frame.subarray(0, n)));
-    if (this.#detector.push(this.#frame, 0, n) === SpeechEvent.Sustained) this.#agent.onSustainedSpeech();
+    if (event === SpeechEvent.Sustained) this.#agent.onSustainedSpeech();
   }
 
   async #onStart(frame: StartMessage): Promise<void> {

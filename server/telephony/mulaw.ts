@@ -6,7 +6,7 @@
  * rather than waiting for the STT provider's VAD events, which may lag or stop arriving.
  */
 
-import { mulawDecodeSample, mulawEncodeSample } from '../platform/g711';
+import { mulawDecodeSample, mulawEncodeSample, mulawMeanSquare as frameMeanSquare } from '../platform/g711';
 
 export { MULAW_SILENCE } from '../platform/g711';
 
@@ -17,24 +17,13 @@ export const BYTES_PER_MS = 8;
 
 /** Linear 16-bit value of each mu-law code (matches CPython audioop.ulaw2lin for all 256 codes). */
 export const MULAW_DECODE = new Int16Array(256);
-/** Square of each decoded sample, so frame energy is 160 table reads and adds, no multiplies. */
-const MULAW_SQUARE = new Float64Array(256);
-for (let i = 0; i < 256; i++) {
-  const v = mulawDecodeSample(i);
-  MULAW_DECODE[i] = v;
-  MULAW_SQUARE[i] = v * v;
-}
+for (let i = 0; i < 256; i++) MULAW_DECODE[i] = mulawDecodeSample(i);
 
 /** Classic (Sun/Linux) encoder; used by tests and tools to synthesise audio, not on the hot path. */
 export { mulawEncodeSample as encodeMulaw };
 
 /** Mean square of the decoded samples of `frame[start, end)`. */
-export function frameMeanSquare(frame: Uint8Array, start = 0, end = frame.length): number {
-  if (end <= start) return 0;
-  let sum = 0;
-  for (let i = start; i < end; i++) sum += MULAW_SQUARE[frame[i] as number] as number;
-  return sum / (end - start);
-}
+export { frameMeanSquare };
 
 /** Frame level in dB relative to one LSB of 16-bit audio (full-scale sine ≈ 87 dB, silence 0). */
 export function frameLevelDb(frame: Uint8Array, start = 0, end = frame.length): number {
@@ -93,6 +82,12 @@ export interface SpeechDetectorOptions {
    * counting as speech within this time — including at the start of a call.
    */
   readonly noiseWindowMs?: number;
+  /**
+   * Below this level, outside a run, a frame is `quiet`: surely no speech, so nothing downstream
+   * waits on it (the STT adapter may hold it back to send fewer, larger appends). Kept well under
+   * `minLevelDb`, so soft speech that a provider's VAD might still hear never counts as quiet.
+   */
+  readonly quietLevelDb?: number;
 }
 
 const NOISE_BLOCKS = 8;
@@ -108,6 +103,7 @@ export class SpeechDetector {
   readonly hangoverMs: number;
   private readonly minPower: number;
   private readonly margin: number;
+  private readonly quietPower: number;
   private readonly blockMs: number;
   private readonly initialFloor: number;
   /** Minimum power of each recent block: the windowed minimum without keeping every frame. */
@@ -128,6 +124,7 @@ export class SpeechDetector {
     this.hangoverMs = opts.hangoverMs ?? 200;
     this.minPower = dbToPower(opts.minLevelDb ?? 40);
     this.margin = dbToPower(opts.marginDb ?? 15);
+    this.quietPower = dbToPower(opts.quietLevelDb ?? 30);
     this.blockMs = (opts.noiseWindowMs ?? 1600) / NOISE_BLOCKS;
     // Until a window of audio has been seen, assume a clean line so speech at call start counts.
     this.initialFloor = this.minPower / this.margin;
@@ -137,6 +134,11 @@ export class SpeechDetector {
   /** True while in a run of speech (including the hangover after the last voiced frame). */
   get speaking(): boolean {
     return this.runMs >= 0;
+  }
+
+  /** The last frame was below `quietLevelDb` and no run of speech is going on (hangover included). */
+  get quiet(): boolean {
+    return this.runMs < 0 && this.lastPower < this.quietPower;
   }
 
   /** True once the current run has reached `minSpeechMs`. */

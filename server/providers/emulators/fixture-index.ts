@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { mulawDecodeSample } from '../../platform/g711';
+import { mulawMeanSquare } from '../../platform/g711';
 
 export const FRAME_BYTES = 160;
 /** Frames quieter than this (RMS of 16-bit samples) are not indexed: room tone can survive transcoding. */
@@ -19,13 +19,9 @@ const PROBE_FRAMES = 24;
 /** Keeps an endless "utterance" (a stuck VAD) from growing without bound: 60 s. */
 const MAX_UTTERANCE_BYTES = 60 * 8000;
 
-/** Squared linear value of every mu-law code: the VAD runs this on every frame of every call. */
-const SQUARES = Float64Array.from({ length: 256 }, (_, code) => mulawDecodeSample(code) ** 2);
-
+/** The VAD runs this on every frame of every call: the shared table-driven energy. */
 export function frameRms(frame: Uint8Array): number {
-  let sum = 0;
-  for (let i = 0; i < frame.length; i++) sum += SQUARES[frame[i] as number] as number;
-  return frame.length ? Math.sqrt(sum / frame.length) : 0;
+  return Math.sqrt(mulawMeanSquare(frame));
 }
 
 export interface Fixture {

@@ -2,6 +2,7 @@ import { ProviderError } from '../../../server/platform/errors';
 import { RealtimeTranscriptionEmulator, defaultFixturesDir } from '../../../server/providers/emulators';
 import { OpenAiStt, type OpenAiSttOptions } from '../../../server/providers/openai';
 import type { SttEvent, SttStream } from '../../../server/providers/types';
+import { SpeechDetector } from '../../../server/telephony/mulaw';
 import { DEFAULT_FIXTURES_DIR, fixtureManifest, loadFixture } from '../../support/audio-fixtures';
 import { quietLogger, waitUntil } from './support';
 
@@ -96,6 +97,61 @@ describe('OpenAiStt against the realtime transcription emulator', () => {
       type: 'transcription',
       audio: { input: { format: { type: 'audio/pcmu' }, turn_detection: { type: 'server_vad' } } },
     });
+  });
+
+  it('holds a quiet line for 200 ms appends, never speech nor the silence that ends a turn', async () => {
+    const { stream, events } = await connect();
+    const detector = new SpeechDetector();
+    const sent: Buffer[] = [];
+    // As the media stream feeds it: Twilio's base64 payload and our detector's verdict on the frame.
+    const feed = (audio: Buffer) => {
+      for (let offset = 0; offset < audio.length; offset += FRAME) {
+        const frame = audio.subarray(offset, offset + FRAME);
+        detector.push(frame);
+        stream.pushBase64?.(frame.toString('base64'), frame.length, detector.quiet);
+        sent.push(frame);
+      }
+    };
+    const sizes = () => (emu.sessions.last?.chunks ?? []).map((c) => c.length);
+    const received = (bytes: number) => () => (emu.sessions.last?.receivedBytes ?? 0) >= bytes;
+
+    feed(silence(1100));
+    await waitUntil(received(8000), 2_000, 'five held appends');
+    expect(sizes()).toEqual([1600, 1600, 1600, 1600, 1600]);
+
+    // The first word goes at once, with the 100 ms held before it; then 40 ms appends.
+    const audio = loadFixture('book-oil-change');
+    feed(audio.subarray(0, 10 * FRAME));
+    await waitUntil(() => events.some((e) => e.type === 'speech_started'), 2_000, 'speech_started');
+    await waitUntil(received(8000 + 960 + 4 * 320), 2_000, 'the first word');
+    expect(sizes().slice(5)).toEqual([960, 320, 320, 320, 320]);
+    feed(audio.subarray(10 * FRAME));
+    // Speech is open at the provider: the silence that closes the turn is not held, quiet or not.
+    feed(silence(600));
+    await waitUntil(() => events.some((e) => e.type === 'final'), 5_000, 'final transcript');
+    const duringTurn = sizes().slice(10);
+    // 40 ms appends (one a little longer where the fixture ends mid-frame), and less than one held back.
+    expect(Math.max(...duringTurn)).toBeLessThan(320 + FRAME);
+    const unsent = Buffer.concat(sent).length - (emu.sessions.last?.receivedBytes ?? 0);
+    expect(unsent).toBeGreaterThanOrEqual(0);
+    expect(unsent).toBeLessThan(320);
+
+    // Turn over: quiet audio is held again.
+    const before = sizes().length;
+    const arrived = emu.sessions.last?.receivedBytes ?? 0;
+    feed(silence(440));
+    await waitUntil(received(arrived + 3200), 2_000, 'held appends after the turn');
+    expect(sizes().slice(before)).toEqual([1600, 1600]);
+
+    expect(events.find((e) => e.type === 'final')).toEqual({
+      type: 'final',
+      text: textOf('book-oil-change'),
+    });
+    expect((stream as unknown as { stats: { appends: number } }).stats.appends).toBe(sizes().length);
+    await stream.close();
+    // Nothing lost or reordered: what arrived is what was fed, less the frames still held at close.
+    const got = Buffer.concat(emu.sessions.last?.chunks ?? []);
+    expect(got.equals(Buffer.concat(sent).subarray(0, got.length))).toBe(true);
   });
 
   it('recognises every fixture, one turn each, in a single call', async () => {

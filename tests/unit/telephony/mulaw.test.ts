@@ -173,6 +173,41 @@ describe('SpeechDetector', () => {
     expect(sustained?.atMs).toBeLessThanOrEqual(6000);
   });
 
+  it('calls a frame quiet only on a silent line, never inside speech or its pauses', () => {
+    const d = new SpeechDetector();
+    const quietAt = (audio: Buffer) => {
+      const out: boolean[] = [];
+      for (let i = 0; i + FRAME_BYTES <= audio.length; i += FRAME_BYTES) {
+        d.push(audio, i, i + FRAME_BYTES);
+        out.push(d.quiet);
+      }
+      return out;
+    };
+    expect(quietAt(silence(400)).every(Boolean)).toBe(true);
+    // Line noise at ~36 dB is no speech, but not sure silence either: it is never held back.
+    expect(quietAt(noise(60, 400)).some(Boolean)).toBe(false);
+    for (const f of manifest) {
+      d.reset();
+      const audio = fixture(f.file);
+      const flags = quietAt(audio);
+      // Any frame loud enough to be speech for a provider's VAD (fixture speech: ≥ 45 dB) is not quiet.
+      flags.forEach((quiet, i) => {
+        if (quiet) expect(frameLevelDb(audio, i * FRAME_BYTES, (i + 1) * FRAME_BYTES)).toBeLessThan(30);
+      });
+      // Speech is never quiet, nor are the 200 ms (hangover) after a voiced frame: pauses between words.
+      expect(flags.filter((q) => !q).length).toBeGreaterThan(10);
+      flags.forEach((_, i) => {
+        if (frameLevelDb(audio, i * FRAME_BYTES, (i + 1) * FRAME_BYTES) >= 40)
+          expect(flags.slice(i, i + 11).some(Boolean)).toBe(false);
+      });
+    }
+    d.reset();
+    // Silence right after speech stays "not quiet" for the hangover (200 ms), then turns quiet.
+    const after = quietAt(Buffer.concat([fixture('hours.ulaw').subarray(0, 400 * 8), silence(400)]));
+    expect(after.slice(20, 30).every((q) => !q)).toBe(true);
+    expect(after.slice(32).every(Boolean)).toBe(true);
+  });
+
   it('exposes the run length and level for logging', () => {
     const d = new SpeechDetector();
     events(Buffer.concat([silence(100), fixture('hours.ulaw').subarray(0, 600 * 8)]), d);
