@@ -105,7 +105,6 @@ export class OutboundPacer implements Tickable {
   private head = 0;
   private offset = 0;
   private queuedBytes = 0;
-  private flushed = false;
   private closed = false;
   private bufferedUntil = 0;
   private readonly staging: Buffer;
@@ -138,7 +137,6 @@ export class OutboundPacer implements Tickable {
       ? audio
       : Buffer.from(audio.buffer, audio.byteOffset, audio.byteLength);
     this.enqueue(buf, buf.length);
-    this.flushed = false;
     this.pump(this.ticker.clock.now(), undefined);
   }
 
@@ -146,13 +144,6 @@ export class OutboundPacer implements Tickable {
   mark(name: string): void {
     if (this.closed) return;
     this.enqueue(name, 0);
-    this.pump(this.ticker.clock.now(), undefined);
-  }
-
-  /** No more audio is coming for now: a tail shorter than a frame may go out without waiting. */
-  flush(): void {
-    if (this.closed) return;
-    this.flushed = true;
     this.pump(this.ticker.clock.now(), undefined);
   }
 
@@ -235,12 +226,11 @@ export class OutboundPacer implements Tickable {
     this.head = 0;
     this.offset = 0;
     this.queuedBytes = 0;
-    this.flushed = false;
     this.sentMarks = [];
     this.ticker.remove(this);
   }
 
-  /** Sends whatever is due now. `idealNow` is set on ticks (undefined when called from push/mark/flush). */
+  /** Sends whatever is due now. `idealNow` is set on ticks (undefined when called from push or mark). */
   private pump(now: number, idealNow: number | undefined): void {
     // Timers fire up to ~1 ms before their grid time (libuv counts whole milliseconds, from a time
     // cached per loop iteration). Judged by that early `now`, a frame due at this grid point would
@@ -254,7 +244,7 @@ export class OutboundPacer implements Tickable {
       }
       // Send while what Twilio holds would drop to the lead or below before the next chance.
       if (this.bufferedUntil - due > this.leadMs) break;
-      if (!this.sendFrame(now, idealNow, due)) break;
+      this.sendFrame(now, idealNow);
     }
     this.compact();
     const waiting = this.head < this.items.length;
@@ -272,8 +262,8 @@ export class OutboundPacer implements Tickable {
     this.send(this.encoder.mark(name));
   }
 
-  /** Sends one message (up to `frameBytes`, maybe across chunks); false when it must wait for audio. */
-  private sendFrame(now: number, idealNow: number | undefined, due: number): boolean {
+  /** Sends one message: `frameBytes`, or less where the audio stops short of a mark or runs out. */
+  private sendFrame(now: number, idealNow: number | undefined): void {
     const first = this.items[this.head] as Buffer;
     const inFirst = first.length - this.offset;
     let bytes: number;
@@ -286,17 +276,16 @@ export class OutboundPacer implements Tickable {
       this.offset += bytes;
       if (this.offset === first.length) this.advance();
     } else {
-      // Walk the contiguous audio up to the next mark without consuming, to decide first.
+      // Measure the contiguous audio up to the next mark, then gather it into one message.
       let avail = 0;
-      let i = this.head;
-      for (; i < this.items.length && avail < this.frameBytes; i++) {
+      for (let i = this.head; i < this.items.length && avail < this.frameBytes; i++) {
         const it = this.items[i];
         if (typeof it === 'string') break;
         avail += (it as Buffer).length - (i === this.head ? this.offset : 0);
       }
-      const markNext = i < this.items.length && typeof this.items[i] === 'string';
-      const runningDry = this.bufferedUntil - due <= this.ticker.periodMs;
-      if (avail < this.frameBytes && !markNext && !this.flushed && !runningDry) return false;
+      // Short of a whole message, and the message is due (pump only gets here when Twilio holds no
+      // more than the lead): send what there is. Waiting for the next chunk would eat into the lead
+      // that absorbs network jitter; holding a tail until Twilio ran dry is what made tails late.
       bytes = Math.min(avail, this.frameBytes);
       readyAt = 0;
       let filled = 0;
@@ -318,7 +307,6 @@ export class OutboundPacer implements Tickable {
     this.framesSent++;
     this.bytesSent += bytes;
     this.send(json);
-    return true;
   }
 
   private advance(): void {
@@ -333,9 +321,12 @@ export class OutboundPacer implements Tickable {
    */
   private record(now: number, idealNow: number | undefined, readyAt: number): void {
     let due = Math.max(readyAt, this.bufferedUntil - this.leadMs);
-    if (idealNow !== undefined && due <= idealNow) {
+    // Off a tick (new audio or a mark), the frame would otherwise have gone on the next tick
+    // at or after its due time: that grid point is the reference, so going early is not lateness.
+    const grid = idealNow ?? this.ticker.nextTickAt;
+    if (grid !== undefined && due <= grid) {
       const period = this.ticker.periodMs;
-      due = idealNow - Math.floor((idealNow - due) / period) * period;
+      due = grid - Math.floor((grid - due) / period) * period;
     }
     const lateness = Math.max(0, now - due);
     const late = lateness > this.lateAfterMs;

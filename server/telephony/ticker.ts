@@ -68,6 +68,11 @@ export class FrameTicker {
     return { ticks: this.ticks, missedTicks: this.missedTicks, maxLatenessMs: this.maxLatenessMs };
   }
 
+  /** The grid time the pending tick stands for; undefined while stopped or inside a tick. */
+  get nextTickAt(): number | undefined {
+    return this.handle === undefined ? undefined : this.nextAt;
+  }
+
   has(member: Tickable): boolean {
     return this.members.has(member);
   }

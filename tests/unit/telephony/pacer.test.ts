@@ -96,12 +96,11 @@ describe('OutboundPacer', () => {
     pacer.push(audio(200, 0x01)); // primes the lead so later partial chunks wait for more
     const chunks = [0x02, 0x03, 0x04, 0x05, 0x06].map((b) => Buffer.alloc(100, b));
     for (const c of chunks) pacer.push(c);
-    pacer.flush();
     clock.advance(1000);
     const all = Buffer.concat(sent.filter((s) => s.audio).map((s) => s.audio as Buffer));
     expect(all.equals(Buffer.concat([audio(200, 0x01), ...chunks]))).toBe(true);
     const sizes = sent.map((s) => s.bytes);
-    expect(sizes.filter((n) => n !== 160)).toEqual([20]); // only the flushed tail is short
+    expect(sizes.filter((n) => n !== 160)).toEqual([20]); // only the tail is short
   });
 
   it('with 40 ms messages sends half as many, keeps the lead in one message of its target, loses no byte', () => {
@@ -140,15 +139,49 @@ describe('OutboundPacer', () => {
     ]);
   });
 
-  it('holds a partial tail while Twilio is well fed, sends it before it would run dry', () => {
-    const { clock, pacer, sent } = rig(120);
-    pacer.push(audio(200));
-    pacer.push(Buffer.alloc(50, 0x22));
-    clock.advance(100);
-    expect(sent.some((s) => s.bytes === 50)).toBe(false);
-    clock.advance(400);
-    expect(sent.filter((s) => s.bytes === 50)).toHaveLength(1);
-    expect(sent.reduce((n, s) => n + s.bytes, 0)).toBe(1650);
+  it('sends a tail shorter than a message when it is due, not when Twilio is about to run dry', () => {
+    const { clock, pacer, sent } = rig(180, 40);
+    pacer.push(audio(320));
+    pacer.push(Buffer.alloc(100, 0x22));
+    clock.advance(1000);
+    const leads = leadsAfterSends(sent);
+    const tail = sent.findIndex((s) => s.bytes === 100);
+    expect(tail).toBe(sent.length - 1);
+    // Twilio held the lead (less one tick) when the tail left, not the last few milliseconds.
+    expect((leads[tail]?.lead ?? 0) - 12.5).toBeGreaterThanOrEqual(180 - 20);
+    expect(pacer.stats).toMatchObject({ lateFrames: 0, audioMsSent: 332.5 });
+    expect(pacer.stats.maxLatenessMs).toBeLessThan(1);
+  });
+
+  it('joins a tail to the next chunk when that arrives before the tail is due', () => {
+    const { clock, pacer, sent } = rig(180, 40);
+    pacer.push(audio(320));
+    pacer.push(Buffer.alloc(100, 0x22));
+    clock.advance(40);
+    pacer.push(audio(500, 0x33));
+    clock.advance(2000);
+    const media = sent.filter((s) => s.event === 'media');
+    expect(media.slice(0, -1).every((m) => m.bytes === 320)).toBe(true);
+    expect(media.reduce((n, m) => n + m.bytes, 0)).toBe(6660);
+    expect(pacer.stats.lateFrames).toBe(0);
+  });
+
+  it('a frame sent off a tick, before the tick it was due on, is not counted late', () => {
+    const { clock, ticker, pacer } = rig(180, 40);
+    // The ticker is shared: another call set its grid; this call's audio starts 7 ms off it, so its
+    // frames fall due between ticks.
+    const other = new OutboundPacer({ encoder: new OutboundEncoder('MZ2'), ticker, send: () => undefined });
+    other.push(audio(5000));
+    clock.advance(7);
+    pacer.push(audio(3000));
+    // Audio trickles in between ticks (TTS chunks): each push may send a frame due at the next tick.
+    for (let t = 0; t < 2500; t += 7) {
+      clock.advance(7);
+      pacer.push(audio(2));
+    }
+    expect(pacer.stats.framesSent).toBeGreaterThan(60);
+    expect(pacer.stats.maxLatenessMs).toBeLessThan(1);
+    expect(pacer.stats.lateFrames).toBe(0);
   });
 
   it('clear drops unsent audio and marks, reports marks still playing, and sends clear last', () => {
