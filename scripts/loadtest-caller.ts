@@ -129,6 +129,8 @@ export async function runCall(ctx: CallContext, plan: CallPlan): Promise<CallRes
     // Twilio's do. One shared ticker would send every caller's frame in the same instant, a burst
     // of N frames every 20 ms that no real server sees.
     ticker: new FrameTicker(),
+    // The generator shares the server's cores: it skips the mask XOR (the server's work is the same).
+    zeroMask: true,
   });
   const r: CallResult = {
     callSid: caller.callSid,

@@ -1,13 +1,25 @@
 /**
- * The provider emulators of `npm run loadtest`, in a process of their own. Real providers are other
+ * The provider emulators of `npm run loadtest`, in processes of their own. Real providers are other
  * machines: sharing the callers' event loop would make every emulated latency wait behind the
- * callers' 20 ms frame bursts, and that wait would be billed to the server's turn overhead. Forked
- * by loadtest-target.ts with its settings in argv[2] (JSON); it answers on the IPC channel with its
- * URLs once listening, and with its timers' lateness (= how late the emulated latencies fire).
+ * callers' 20 ms frame bursts, and that wait would be billed to the server's turn overhead. The
+ * transcription socket (every call's audio, ~10 messages a second each, VAD and fixture matching)
+ * runs in one process, the request/response providers (model, TTS, Twilio REST) in another, so the
+ * model's and TTS's timers do not wait behind the audio either. Forked by loadtest-target.ts with
+ * its settings in argv[2] (JSON); it answers on the IPC channel with its URLs once listening, and
+ * with its timers' lateness (= how late the emulated latencies fire).
  */
-import { startEmulators, createDemoBrain, type ChatHandler } from '../server/providers/emulators';
+import {
+  RealtimeTranscriptionEmulator,
+  startEmulators,
+  createDemoBrain,
+  type ChatHandler,
+} from '../server/providers/emulators';
+
+type EmulatorUrls = Awaited<ReturnType<typeof startEmulators>>['urls'];
 
 export interface EmulatorSettings {
+  /** `transcription`: the realtime socket only; `http`: everything else. */
+  readonly role: 'transcription' | 'http';
   readonly brain: 'text' | 'demo';
   readonly sttMs: number;
   readonly llmMs: number;
@@ -17,7 +29,7 @@ export interface EmulatorSettings {
 }
 
 export type EmulatorMessage =
-  | { type: 'ready'; urls: Awaited<ReturnType<typeof startEmulators>>['urls'] }
+  | { type: 'ready'; urls: Partial<EmulatorUrls> }
   | { type: 'timers'; lateMs: number[] }
   | { type: 'failed'; message: string };
 
@@ -36,8 +48,18 @@ function textBrain(): ChatHandler {
   };
 }
 
-async function main(settings: EmulatorSettings): Promise<void> {
-  const emulators = await startEmulators({
+async function start(
+  settings: EmulatorSettings,
+): Promise<{ urls: Partial<EmulatorUrls>; close(): Promise<void> }> {
+  if (settings.role === 'transcription') {
+    const realtime = new RealtimeTranscriptionEmulator({
+      transcriptDelayMs: settings.sttMs,
+      keepAudioBytes: 0,
+    });
+    const { url } = await realtime.start();
+    return { urls: { openaiRealtimeUrl: url }, close: () => realtime.close() };
+  }
+  return startEmulators({
     openai: {
       chat: {
         handler: settings.brain === 'demo' ? createDemoBrain() : textBrain(),
@@ -48,6 +70,10 @@ async function main(settings: EmulatorSettings): Promise<void> {
     },
     elevenlabs: { firstByteMs: settings.ttsMs, msPerChar: settings.ttsMsPerChar },
   });
+}
+
+async function main(settings: EmulatorSettings): Promise<void> {
+  const emulators = await start(settings);
 
   // The emulated latencies are timers in this process: a 100 ms probe timer shows how late they fire.
   let lateMs: number[] = [];

@@ -36,6 +36,8 @@ export interface LoadtestOptions {
   readonly serverCpus: string | undefined;
   /** Real-time round-robin priority (1–99) for the server's threads, as media servers run (chrt -r). */
   readonly serverRt: number | undefined;
+  /** The same for the provider emulators' processes: real providers are other machines, on time. */
+  readonly emulatorsRt: number | undefined;
   readonly loadgenCpus: string | undefined;
   /** Copy the server's stdout/stderr here. */
   readonly serverLog: string | undefined;
@@ -69,6 +71,8 @@ const HELP = `npm run loadtest -- --calls N --seconds S [options]
   --server-rt PRIO     run the server's threads at real-time round-robin priority PRIO (1-99, needs
                        root or CAP_SYS_NICE), as Asterisk and FreeSWITCH run media: nothing else on
                        its CPU can delay a due frame
+  --emulators-rt PRIO  the same for the provider emulators' processes: real providers are other
+                       machines, so their latencies should not wait behind this machine's work
   --loadgen-cpus LIST  pin the load generator (this process) to these CPUs (e.g. 0), so the two
                        do not preempt each other: the server has a core of its own
   --url URL            target a running server (demo mode) instead of starting one
@@ -127,6 +131,7 @@ export function parseOptions(args: string[]): LoadtestOptions | 'help' {
     serverLog: str(args, '--server-log'),
     serverNice: num(args, '--server-nice', -20, 19),
     serverRt: num(args, '--server-rt', 1, 99),
+    emulatorsRt: num(args, '--emulators-rt', 1, 99),
     serverCpus: cpuList(str(args, '--server-cpus'), '--server-cpus'),
     loadgenCpus: cpuList(str(args, '--loadgen-cpus'), '--loadgen-cpus'),
     serverPid: num(args, '--server-pid', 1, 2 ** 31),

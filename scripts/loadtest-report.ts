@@ -77,7 +77,7 @@ export interface Report {
     loadavgAfter: number[];
   };
   options: Record<string, unknown>;
-  target: { mode: 'local' | 'url'; baseUrl: string; serverPid: number | null; emulatorPid: number | null };
+  target: { mode: 'local' | 'url'; baseUrl: string; serverPid: number | null; emulatorPids: number[] };
   method: Record<string, string>;
   window: { startS: number; endS: number; seconds: number };
   calls: {

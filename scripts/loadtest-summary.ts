@@ -212,7 +212,7 @@ export function buildReport(c: Collected): Report {
       mode: opts.url ? 'url' : 'local',
       baseUrl: target.baseUrl,
       serverPid: target.serverPid ?? null,
-      emulatorPid: target.emulatorPid ?? null,
+      emulatorPids: target.emulatorPids,
     },
     method: { ...METHOD },
     window: {
@@ -330,7 +330,7 @@ export function buildReport(c: Collected): Report {
           ? topProcesses(a.processes, b.processes, windowS, [
               process.pid,
               target.serverPid ?? -1,
-              target.emulatorPid ?? -1,
+              ...target.emulatorPids,
             ])
           : [],
     },

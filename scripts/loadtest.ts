@@ -46,12 +46,14 @@ async function point(
   };
 }
 
-/** The load generator is this process and, locally, the emulators' process. */
+/** The load generator is this process and, locally, the emulators' processes. */
 function loadgenCpuSeconds(target: Target): number | null {
-  const self = procCpuSeconds('self');
-  if (target.emulatorPid === undefined || self === null) return self;
-  const emulators = procCpuSeconds(target.emulatorPid);
-  return emulators === null ? null : self + emulators;
+  let total = procCpuSeconds('self');
+  for (const pid of target.emulatorPids) {
+    const cpu = procCpuSeconds(pid);
+    total = total === null || cpu === null ? null : total + cpu;
+  }
+  return total;
 }
 
 function phoneFor(i: number): string {

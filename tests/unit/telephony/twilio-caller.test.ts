@@ -26,10 +26,15 @@ const verifier = new TwilioSignatureVerifier(TOKEN, PUBLIC);
 
 class ServerSide {
   readonly frames: { at: number; frame: ParsedFrame }[] = [];
+  readonly texts: string[] = [];
   encoder: OutboundEncoder | undefined;
   closed = false;
-  constructor(readonly ws: WebSocket) {
+  constructor(
+    readonly ws: WebSocket,
+    readonly raw: Buffer[] = [],
+  ) {
     ws.on('message', (data, isBinary) => {
+      this.texts.push(String(data));
       const frame = parseInboundFrame(data as Buffer, isBinary);
       if (frame.event === 'start') this.encoder = new OutboundEncoder(frame.streamSid);
       this.frames.push({ at: performance.now(), frame });
@@ -87,7 +92,10 @@ beforeAll(async () => {
       socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => sides.push(new ServerSide(ws)));
+    // The raw bytes as well, to read each frame's mask key.
+    const raw: Buffer[] = head.length > 0 ? [Buffer.from(head)] : [];
+    socket.on('data', (chunk: Buffer) => raw.push(chunk));
+    wss.handleUpgrade(req, socket, head, (ws) => sides.push(new ServerSide(ws, raw)));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -108,17 +116,40 @@ afterAll(async () => {
 async function dial(
   continuous = false,
   ticker?: FrameTicker,
+  zeroMask = false,
 ): Promise<{ caller: TwilioCaller; side: ServerSide }> {
   const caller = await TwilioCaller.dial({
     baseUrl,
     publicBaseUrl: PUBLIC,
     authToken: TOKEN,
     continuous,
+    zeroMask,
     ...(ticker ? { ticker } : {}),
   });
   callers.push(caller);
   await waitUntil(() => sides.length > 0 && (sides[sides.length - 1] as ServerSide).encoder !== undefined);
   return { caller, side: sides[sides.length - 1] as ServerSide };
+}
+
+/** The mask key (as a number) of every client frame in the raw bytes that followed the upgrade. */
+function maskKeys(bytes: Buffer): number[] {
+  const keys: number[] = [];
+  let at = 0;
+  while (at + 2 <= bytes.length) {
+    let len = (bytes[at + 1] as number) & 0x7f;
+    let head = 2;
+    if (len === 126) {
+      len = bytes.readUInt16BE(at + 2);
+      head = 4;
+    } else if (len === 127) {
+      len = Number(bytes.readBigUInt64BE(at + 2));
+      head = 10;
+    }
+    if (at + head + 4 + len > bytes.length) break;
+    keys.push(bytes.readUInt32BE(at + head));
+    at += head + 4 + len;
+  }
+  return keys;
 }
 
 async function waitUntil(pred: () => boolean, timeoutMs = 3000): Promise<void> {
@@ -163,6 +194,36 @@ describe('TwilioCaller toward the server', () => {
     // 39 frames in real time: the last leaves ~760 ms after the first.
     expect((utterance.endAt ?? 0) - (utterance.startAt ?? 0)).toBeGreaterThanOrEqual(700);
     expect(media.every((m) => m.media.track === 'inbound')).toBe(true);
+  });
+
+  it('writes media messages exactly as JSON.stringify would, and masks with key 0 when asked', async () => {
+    for (const zeroMask of [false, true]) {
+      const { caller, side } = await dial(false, undefined, zeroMask);
+      await caller.speak('uh-huh');
+      await waitUntil(() => side.of('media').length >= 39);
+      const texts = side.texts.filter((t) => t.startsWith('{"event":"media"'));
+      expect(texts.length).toBeGreaterThanOrEqual(39);
+      for (const [i, text] of texts.entries()) {
+        const m = side.of('media')[i];
+        expect(text).toBe(
+          JSON.stringify({
+            event: 'media',
+            sequenceNumber: m?.sequenceNumber,
+            media: {
+              track: 'inbound',
+              chunk: m?.media.chunk,
+              timestamp: m?.media.timestamp,
+              payload: m?.media.payload,
+            },
+            streamSid: caller.streamSid,
+          }),
+        );
+      }
+      const keys = maskKeys(Buffer.concat(side.raw));
+      expect(keys.length).toBeGreaterThanOrEqual(texts.length);
+      expect(keys.every((k) => k === 0)).toBe(zeroMask);
+      await caller.close();
+    }
   });
 
   it('streams silence between utterances when continuous', async () => {
