@@ -1,9 +1,10 @@
 /**
  * `npm run bench`: session store and customer lookup on the real Redis and PostgreSQL (loopback by
  * default; REDIS_URL / DATABASE_URL override), in a schema and key prefix of its own, removed after;
- * and the per-frame media path (parse, validate, decode, detect, forward, pace) in operations/s.
- * Options: --n N (iterations, default 5000; frame ops run 40× as many), --suite all|store|frame,
- * --json FILE (write the figures).
+ * the per-frame media path (parse, validate, decode, detect, forward, pace) in operations/s; and
+ * what one model or TTS request costs beyond the provider's latency (bench-providers.ts).
+ * Options: --n N (iterations, default 5000; frame ops run 40× as many, provider requests a tenth),
+ * --suite all|store|frame|provider, --json FILE (write the figures).
  */
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
@@ -18,14 +19,15 @@ import { RedisSessionStore } from '../server/sessions';
 import { CustomerDirectory, CustomerRepository } from '../server/customers';
 import os from 'node:os';
 import { frameSuite, measure, printTable, socketSuite, type FrameSuiteResult, type Stats } from './bench-lib';
+import { providerSuite } from './bench-providers';
 import { argValue } from './cli';
 
 const args = process.argv.slice(2);
 const N = Number(argValue(args, '--n') ?? 5000);
 const JSON_OUT = argValue(args, '--json');
 const SUITE = argValue(args, '--suite') ?? 'all';
-if (!['all', 'store', 'frame'].includes(SUITE)) {
-  console.error('--suite must be all, store or frame');
+if (!['all', 'store', 'frame', 'provider'].includes(SUITE)) {
+  console.error('--suite must be all, store, frame or provider');
   process.exit(2);
 }
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -108,9 +110,12 @@ async function storeSuite(): Promise<Stats[]> {
 }
 
 async function main(): Promise<void> {
-  const store = SUITE === 'frame' ? [] : await storeSuite();
-  const frame: FrameSuiteResult | null = SUITE === 'store' ? null : frameSuite(N * 40);
-  const sockets = SUITE === 'store' ? [] : await socketSuite(N * 4);
+  const all = SUITE === 'all';
+  const store = all || SUITE === 'store' ? await storeSuite() : [];
+  const frame: FrameSuiteResult | null = all || SUITE === 'frame' ? frameSuite(N * 40) : null;
+  const sockets = all || SUITE === 'frame' ? await socketSuite(N * 4) : [];
+  const providerN = Math.max(20, Math.floor(N / 10));
+  const providers = all || SUITE === 'provider' ? await providerSuite(providerN) : [];
   const cpu = os.cpus()[0]?.model ?? 'unknown cpu';
   console.log(
     `Bayline bench — node ${process.version}, ${os.cpus().length} × ${cpu}, load ${os.loadavg()[0]?.toFixed(2)}`,
@@ -130,7 +135,13 @@ async function main(): Promise<void> {
     console.log(`the same messages through ws over loopback (both ends in this process, n=${N * 4}):`);
     printTable(sockets, 'µs');
   }
-  const results = [...store, ...(frame?.stats ?? []), ...sockets];
+  if (providers.length) {
+    console.log(
+      `provider requests: adapters and SDKs over loopback HTTP to the emulators (own process), every emulated latency 0, n=${providerN}:`,
+    );
+    printTable(providers);
+  }
+  const results = [...store, ...(frame?.stats ?? []), ...sockets, ...providers];
   if (JSON_OUT)
     await writeFile(
       JSON_OUT,

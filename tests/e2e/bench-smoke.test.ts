@@ -41,7 +41,7 @@ function run(args: string[]): Promise<{ code: number; stdout: string; stderr: st
 }
 
 describe('npm run bench (smoke)', () => {
-  it('measures the session store, customer lookup and the frame path, and writes every figure', async () => {
+  it('measures the session store, customer lookup, the frame path and provider requests, and writes every figure', async () => {
     const out = path.join(dir, 'bench.json');
     const { code, stdout, stderr } = await run(['--n', '200', '--json', out]);
     expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
@@ -66,6 +66,9 @@ describe('npm run bench (smoke)', () => {
       'frame in: whole path (as media-stream.ts)',
       'frame out: OutboundEncoder.media',
       'frame out: pacer tick + encode (per frame)',
+      'provider: model first token (openai SDK)',
+      'provider: TTS first byte (ElevenLabs SDK)',
+      'provider: model, then TTS (a turn at 0 ms)',
     ])
       expect(names).toContain(expected);
     for (const r of report.results) {
@@ -77,5 +80,14 @@ describe('npm run bench (smoke)', () => {
     expect(report.frame?.perFrameUs.outbound).toBeGreaterThan(0);
     expect(report.frame?.callsPerCore).toBeGreaterThan(0);
     expect(stdout).toContain('frame in: whole path');
+    // A request that failed would have thrown; one that answered is at least a loopback round trip.
+    const providers = report.results.filter((r) => r.name.startsWith('provider: '));
+    for (const r of providers) expect(r.p50).toBeGreaterThan(0.05);
+  });
+
+  it('rejects an unknown suite with a clear message', async () => {
+    const { code, stderr } = await run(['--suite', 'everything']);
+    expect(code).toBe(2);
+    expect(stderr).toContain('--suite must be all, store, frame or provider');
   });
 });
