@@ -5,7 +5,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { mulawEncodeSample } from '../../platform/g711';
-import { pause, sendJson, write, type Fault } from './http';
+import { pause, pauseFrom, sendJson, write, type Fault } from './http';
 
 export const DEFAULT_MS_PER_CHAR = 60;
 
@@ -79,6 +79,8 @@ export function wavHeader(dataBytes: number, rate: number): Buffer {
 
 export interface AudioStreamPlan {
   contentType: string;
+  /** performance.now() when the request came in: the first byte goes `firstByteMs` after it. */
+  arrivedAt: number;
   firstByteMs: number;
   chunkMs: number;
   chunkBytes: number;
@@ -96,7 +98,7 @@ export async function streamAudio(res: ServerResponse, audio: Buffer, plan: Audi
     return;
   }
   if (fault?.kind === 'stall' && fault.afterChunks === undefined) return;
-  if (!(await pause(res, plan.firstByteMs))) return;
+  if (!(await pauseFrom(res, plan.arrivedAt, plan.firstByteMs))) return;
   res.writeHead(200, { 'content-type': plan.contentType, 'transfer-encoding': 'chunked' });
   let index = 0;
   for (let offset = 0; offset < audio.length; offset += plan.chunkBytes, index++) {

@@ -67,7 +67,7 @@ export class ElevenLabsEmulator extends StandaloneEmulator {
   handleRequest(req: IncomingMessage, res: ServerResponse, url: URL): boolean {
     const voiceId = STREAM_PATH.exec(url.pathname)?.[1];
     if (voiceId === undefined || req.method !== 'POST') return false;
-    this.#serve(req, res, url, decodeURIComponent(voiceId)).catch((err: unknown) =>
+    this.#serve(req, res, url, decodeURIComponent(voiceId), performance.now()).catch((err: unknown) =>
       sendJson(res, 500, { detail: { status: 'internal_error', message: String(err) } }),
     );
     return true;
@@ -84,7 +84,13 @@ export class ElevenLabsEmulator extends StandaloneEmulator {
     this.sockets.shutdown();
   }
 
-  async #serve(req: IncomingMessage, res: ServerResponse, url: URL, voiceId: string): Promise<void> {
+  async #serve(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    voiceId: string,
+    arrivedAt: number,
+  ): Promise<void> {
     const key = req.headers['xi-api-key'];
     if (!this.acceptsKey(typeof key === 'string' ? key : undefined)) {
       sendJson(res, 401, { detail: { status: 'invalid_api_key', message: 'Invalid API key' } });
@@ -114,6 +120,7 @@ export class ElevenLabsEmulator extends StandaloneEmulator {
     this.requests.add({ voiceId, outputFormat, query: Object.fromEntries(url.searchParams), body });
     await streamAudio(res, audio.bytes, {
       contentType: audio.contentType,
+      arrivedAt,
       firstByteMs: this.timing.firstByteMs,
       chunkMs: this.timing.chunkMs,
       // 100 ms of audio per chunk, whatever the format.

@@ -11,6 +11,7 @@ import {
   StandaloneEmulator,
   bearerOf,
   pause,
+  pauseFrom,
   readBody,
   sendJson,
   write,
@@ -80,7 +81,7 @@ export class ChatCompletionsEmulator extends StandaloneEmulator {
       sendJson(res, 405, openAiError('method not allowed', 'invalid_request_error'));
       return true;
     }
-    this.#serve(req, res).catch((err: unknown) => {
+    this.#serve(req, res, performance.now()).catch((err: unknown) => {
       sendJson(res, 500, openAiError(`emulator failure: ${String(err)}`, 'server_error'));
     });
     return true;
@@ -90,7 +91,7 @@ export class ChatCompletionsEmulator extends StandaloneEmulator {
     // Live responses end with their connections, which the server closes.
   }
 
-  async #serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async #serve(req: IncomingMessage, res: ServerResponse, arrivedAt: number): Promise<void> {
     const body = await readAuthorizedJson<ChatRequestBody>(req, res, this.#apiKey);
     if (!body) return;
     if (typeof body.model !== 'string' || !Array.isArray(body.messages)) {
@@ -114,10 +115,11 @@ export class ChatCompletionsEmulator extends StandaloneEmulator {
     const reply = await this.#handler(body);
     const id = `chatcmpl-emu${++this.#seq}`;
     if (!body.stream) {
-      if (await pause(res, this.timing.firstTokenMs)) sendJson(res, 200, completion(id, body.model, reply));
+      if (await pauseFrom(res, arrivedAt, this.timing.firstTokenMs))
+        sendJson(res, 200, completion(id, body.model, reply));
       return;
     }
-    await this.#stream(res, id, body, reply, fault);
+    await this.#stream(res, id, body, reply, fault, arrivedAt);
   }
 
   async #stream(
@@ -126,8 +128,9 @@ export class ChatCompletionsEmulator extends StandaloneEmulator {
     body: ChatRequestBody,
     reply: ChatReply,
     fault: Fault | undefined,
+    arrivedAt: number,
   ): Promise<void> {
-    if (!(await pause(res, this.timing.firstTokenMs))) return;
+    if (!(await pauseFrom(res, arrivedAt, this.timing.firstTokenMs))) return;
     res.writeHead(200, {
       'content-type': 'text/event-stream',
       'cache-control': 'no-cache',

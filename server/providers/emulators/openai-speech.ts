@@ -51,7 +51,7 @@ export class SpeechEmulator extends StandaloneEmulator {
 
   handleRequest(req: IncomingMessage, res: ServerResponse, url: URL): boolean {
     if (url.pathname !== '/v1/audio/speech' || req.method !== 'POST') return false;
-    this.#serve(req, res).catch((err: unknown) =>
+    this.#serve(req, res, performance.now()).catch((err: unknown) =>
       sendJson(res, 500, openAiError(String(err), 'server_error')),
     );
     return true;
@@ -61,7 +61,7 @@ export class SpeechEmulator extends StandaloneEmulator {
     // Responses end with their connections, which the server closes.
   }
 
-  async #serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async #serve(req: IncomingMessage, res: ServerResponse, arrivedAt: number): Promise<void> {
     const body = await readAuthorizedJson<SpeechRequestBody>(req, res, this.#apiKey);
     if (!body) return;
     const format = body.response_format ?? 'mp3';
@@ -92,6 +92,7 @@ export class SpeechEmulator extends StandaloneEmulator {
     const audio = format === 'wav' ? Buffer.concat([wavHeader(pcm.length, RATE), pcm]) : pcm;
     await streamAudio(res, audio, {
       contentType: format === 'wav' ? 'audio/wav' : 'audio/pcm',
+      arrivedAt,
       firstByteMs: this.timing.firstByteMs,
       chunkMs: this.timing.chunkMs,
       chunkBytes: CHUNK_BYTES,

@@ -1,5 +1,9 @@
 import WebSocket from 'ws';
-import { startEmulators, type RunningEmulators } from '../../../server/providers/emulators';
+import {
+  ChatCompletionsEmulator,
+  startEmulators,
+  type RunningEmulators,
+} from '../../../server/providers/emulators';
 import { ElevenLabsTts } from '../../../server/providers/elevenlabs';
 import { OpenAiLlm, OpenAiTts, mulawDecode, mulawEncode } from '../../../server/providers/openai';
 import { TwilioRest } from '../../../server/providers/twilio';
@@ -260,5 +264,44 @@ describe('startEmulators (demo mode wiring)', () => {
       ws.send(JSON.stringify({ text: ' ' }));
       expect((await closed).code).toBe(1008);
     });
+  });
+});
+
+describe('emulated latency', () => {
+  it("counts from the request's arrival: a slow reply policy sits inside the first-token latency", async () => {
+    const emu = new ChatCompletionsEmulator({ firstTokenMs: 300 });
+    const { url } = await emu.start();
+    const firstToken = async (): Promise<number> => {
+      const sentAt = performance.now();
+      const res = await fetch(`${url}/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer sk-any', 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model: 'gpt-test',
+          stream: true,
+          messages: [{ role: 'user', content: 'hi' }],
+        }),
+      });
+      expect(res.status).toBe(200);
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+      expect((await reader.read()).done).toBe(false);
+      const ms = performance.now() - sentAt;
+      await reader.cancel();
+      return ms;
+    };
+    try {
+      emu.respond(() => ({ text: 'Hello there.' }));
+      await firstToken(); // warms up fetch and the connection
+      emu.respond(async () => {
+        await new Promise((r) => setTimeout(r, 250));
+        return { text: 'Hello there.' };
+      });
+      const ms = await firstToken();
+      expect(ms).toBeGreaterThanOrEqual(298);
+      // Added after the 250 ms policy, as it was, it would be 550 ms or more.
+      expect(ms).toBeLessThan(500);
+    } finally {
+      await emu.close();
+    }
   });
 });
