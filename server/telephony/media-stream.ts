@@ -45,6 +45,8 @@ export class MediaStreamConnection {
   #agent: CallAgent | null = null;
   #pacer: OutboundPacer | null = null;
   #stt: SttStream | null = null;
+  /** The speech-to-text socket ring time opened, ours to close once the call is taken. */
+  #prewarmedStt: Promise<SttStream> | null = null;
   #customer: CustomerView | null = null;
   #locked = false;
   #finished = false;
@@ -142,9 +144,13 @@ export class MediaStreamConnection {
         return true;
       });
     if (this.#finished) {
-      // `stop` came while the lock was being taken: finish() has freed the slot and written the
-      // record already. Taking the slot now would hold it for good.
-      if (gotLock) await this.#d.sessions.releaseLock(callSid, this.#connId).catch(() => undefined);
+      // `stop` came while the lock was being taken, and finish() left the call alone. With the lock,
+      // ending it is ours to do (taking the slot now would hold it for good); without, the call is
+      // another stream's, live, and not to be touched.
+      if (gotLock) {
+        this.#locked = true;
+        await this.#endCall(callSid, 'stopped while starting');
+      }
       return;
     }
     if (!gotLock) {
@@ -155,6 +161,7 @@ export class MediaStreamConnection {
     }
     this.#locked = true;
     const prepared = this.#d.registry.take(callSid) ?? (await this.#prepareLate(callSid));
+    this.#prewarmedStt = prepared.stt;
     this.#customer = prepared.customer;
     const encoder = new OutboundEncoder(frame.start.streamSid);
     const pacer = new OutboundPacer({
@@ -309,9 +316,17 @@ export class MediaStreamConnection {
     this.#lifetime.abort();
     this.#pacer?.close();
     if (this.#socket.readyState === this.#socket.OPEN) this.#socket.close(1000, 'stream stopped');
-    if (!callSid) return;
+    // Without the call's lock this socket never owned the call (a duplicate, or still starting:
+    // #onStart ends the call if the lock comes).
+    if (callSid && this.#locked) await this.#endCall(callSid, reason);
+  }
+
+  /** Frees what the call holds here and writes its record; only the lock holder does this. */
+  async #endCall(callSid: string, reason: string): Promise<void> {
     this.#d.registry.release(callSid);
     await this.#stt?.close().catch(() => undefined);
+    // Opened at ring time and not (yet) adopted as #stt: nobody else closes it now.
+    void this.#prewarmedStt?.then((s) => s.close()).catch(() => undefined);
     this.#log.info({ reason, turns: this.#turns.length, outcome: this.#agent?.finalOutcome() }, 'call ended');
     try {
       await this.#d.calls.finish({
@@ -325,7 +340,7 @@ export class MediaStreamConnection {
     } catch (err) {
       this.#log.error({ err }, 'call record not written');
     }
-    if (this.#locked) await this.#d.sessions.releaseLock(callSid, this.#connId).catch(() => undefined);
+    await this.#d.sessions.releaseLock(callSid, this.#connId).catch(() => undefined);
     await this.#d.sessions.delete(callSid).catch(() => undefined);
   }
 }

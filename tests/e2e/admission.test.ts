@@ -36,9 +36,31 @@ describe('admission, status callback and SMS', () => {
     await quick.stop();
     expect(await finalCall(stack, quick.callSid)).toMatchObject({ status: 'completed' });
     await until(async () => (await stack.metrics.activeCalls.get()).values[0]?.value === 0);
+    // The transcription socket ring time opened is closed too, not left to reconnect.
+    await until(async () => stack.emulators.openai.realtime.sessions.all.every((s) => s.closed));
     const next = stack.caller({ from: '+13125550199' });
     expect((await next.placeCall()).streamUrl).toBeDefined();
     await postStatus(next.callSid, 'completed');
+  });
+
+  it('a duplicate stream that hangs up while starting leaves the live call alone', async () => {
+    const live = await stack.dial({ from: '+13125550142' });
+    await agentReply(live, 0);
+    const duplicate = stack.caller({ from: '+13125550142', callSid: live.callSid });
+    await duplicate.connect({ streamUrl: live.ring?.streamUrl });
+    await duplicate.stop();
+    await new Promise((r) => setTimeout(r, 300));
+    // Still one live call: its slot held (a new caller is turned away), no record closed.
+    const { rows } = await stack.tdb.db.query<{ status: string }>(
+      'SELECT status FROM calls WHERE call_sid = $1',
+      [live.callSid],
+    );
+    expect(rows[0]?.status).not.toBe('completed');
+    expect((await stack.metrics.activeCalls.get()).values[0]?.value).toBe(1);
+    expect((await stack.caller({ from: '+13125550199' }).placeCall()).streamUrl).toBeUndefined();
+    await say(live, 'yes-confirm');
+    await live.stop();
+    expect(await finalCall(stack, live.callSid)).toMatchObject({ status: 'completed' });
   });
 
   it('the status callback finalises a call whose stream never came', async () => {
