@@ -29,6 +29,12 @@ const BYTES_PER_MS = 8;
 const BATCH_BYTES = 320;
 /** 200 ms per append while the line is quiet and no speech is open at the provider. */
 const HOLD_BYTES = 1600;
+/**
+ * Quiet for this long (1 s of audio) before holding: a sound may have opened speech at the provider
+ * before its speech_started reaches us (its VAD, then the network), and the silence after that sound
+ * runs the provider's end-of-turn clock. Holding it would delay a short "yes" by up to 200 ms.
+ */
+const SETTLE_BYTES = 8000;
 /** Partial transcripts are kept per item until its final arrives; a few turns in flight at most. */
 const MAX_PARTIAL_ITEMS = 8;
 
@@ -61,6 +67,8 @@ export class OpenAiSttStream implements SttStream {
   #batchLen = 0;
   /** Between the provider's speech_started and speech_stopped: its end-of-turn clock is running. */
   #providerSpeech = false;
+  /** Audio since the last frame that was not quiet (the call starts settled). */
+  #quietBytes = SETTLE_BYTES;
 
   constructor(settings: SttStreamSettings, log: Logger, signal: AbortSignal) {
     this.#s = settings;
@@ -82,9 +90,10 @@ export class OpenAiSttStream implements SttStream {
    * comes at most 20 ms later.
    *
    * `quiet` (the caller's line is silent by our own energy detector) lets frames wait for a 200 ms
-   * append, unless the provider has speech open: then the silence it needs to end the turn goes out
-   * at once. The first frame that is not quiet sends everything held with it, so speech reaches the
-   * provider as early as before and end-of-turn is not delayed; only fewer messages carry silence.
+   * append once the line has been quiet for a second, unless the provider has speech open: then the
+   * silence it needs to end the turn goes out at once. The first frame that is not quiet sends
+   * everything held with it, so speech reaches the provider as early as before and end-of-turn is
+   * not delayed; only fewer messages carry silence.
    */
   pushBase64(payload: string, bytes: number, quiet = false): void {
     const ws = this.#ws;
@@ -96,7 +105,9 @@ export class OpenAiSttStream implements SttStream {
       }
       if (this.#batchLen + bytes > this.#batch.length) this.#flushBatch(ws);
       this.#batchLen += this.#batch.write(payload, this.#batchLen, 'base64');
-      if (this.#batchLen >= (quiet && !this.#providerSpeech ? HOLD_BYTES : BATCH_BYTES)) this.#flushBatch(ws);
+      this.#quietBytes = quiet ? this.#quietBytes + bytes : 0;
+      const hold = quiet && !this.#providerSpeech && this.#quietBytes > SETTLE_BYTES;
+      if (this.#batchLen >= (hold ? HOLD_BYTES : BATCH_BYTES)) this.#flushBatch(ws);
       return;
     }
     // Reconnecting: what was gathered, and this frame, join the raw backlog like push().
@@ -152,6 +163,9 @@ export class OpenAiSttStream implements SttStream {
   async close(): Promise<void> {
     if (this.#state === 'closed' && !this.#ws) return;
     this.#state = 'closed';
+    // Audio still held for a larger append: the call is over, nobody will hear it transcribed.
+    this.stats.droppedBytes += this.#batchLen;
+    this.#batchLen = 0;
     this.#signal.removeEventListener('abort', this.#onAbort);
     clearTimeout(this.#reconnectTimer);
     clearInterval(this.#watchdog);
@@ -271,6 +285,8 @@ export class OpenAiSttStream implements SttStream {
         return;
       case 'input_audio_buffer.speech_started':
         this.#providerSpeech = true;
+        // Its end-of-turn clock runs on what it has: anything held goes now, not with the next frame.
+        if (ws.readyState === WebSocket.OPEN) this.#flushBatch(ws);
         this.#emit({ type: 'speech_started', atMs: this.#offsetMs + numberOr(msg.audio_start_ms, 0) });
         return;
       case 'input_audio_buffer.speech_stopped':

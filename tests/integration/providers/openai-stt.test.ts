@@ -119,29 +119,44 @@ describe('OpenAiStt against the realtime transcription emulator', () => {
     await waitUntil(received(8000), 2_000, 'five held appends');
     expect(sizes()).toEqual([1600, 1600, 1600, 1600, 1600]);
 
-    // The first word goes at once, with the 100 ms held before it; then 40 ms appends.
+    // The first word goes at once, with the 100 ms held before it; then 40 ms appends, and the
+    // frame left over goes as soon as the provider says speech started.
     const audio = loadFixture('book-oil-change');
     feed(audio.subarray(0, 10 * FRAME));
     await waitUntil(() => events.some((e) => e.type === 'speech_started'), 2_000, 'speech_started');
-    await waitUntil(received(8000 + 960 + 4 * 320), 2_000, 'the first word');
-    expect(sizes().slice(5)).toEqual([960, 320, 320, 320, 320]);
+    await waitUntil(received(8000 + 15 * FRAME), 2_000, 'the first word');
+    expect(sizes().slice(5)).toEqual([960, 320, 320, 320, 320, FRAME]);
     feed(audio.subarray(10 * FRAME));
     // Speech is open at the provider: the silence that closes the turn is not held, quiet or not.
     feed(silence(600));
     await waitUntil(() => events.some((e) => e.type === 'final'), 5_000, 'final transcript');
-    const duringTurn = sizes().slice(10);
+    const duringTurn = sizes().slice(11);
     // 40 ms appends (one a little longer where the fixture ends mid-frame), and less than one held back.
     expect(Math.max(...duringTurn)).toBeLessThan(320 + FRAME);
     const unsent = Buffer.concat(sent).length - (emu.sessions.last?.receivedBytes ?? 0);
     expect(unsent).toBeGreaterThanOrEqual(0);
     expect(unsent).toBeLessThan(320);
 
-    // Turn over: quiet audio is held again.
+    // Turn over: once the line has been quiet for a second, quiet audio is held again.
     const before = sizes().length;
-    const arrived = emu.sessions.last?.receivedBytes ?? 0;
-    feed(silence(440));
-    await waitUntil(received(arrived + 3200), 2_000, 'held appends after the turn');
-    expect(sizes().slice(before)).toEqual([1600, 1600]);
+    feed(silence(1440));
+    const after = () => sizes().slice(before);
+    await waitUntil(
+      () => after().filter((n) => n === 1600).length >= 2,
+      2_000,
+      'held appends after the turn',
+    );
+    const held = after().indexOf(1600);
+    expect(
+      after()
+        .slice(held)
+        .every((n) => n === 1600),
+    ).toBe(true);
+    expect(
+      after()
+        .slice(0, held)
+        .every((n) => n <= 320),
+    ).toBe(true);
 
     expect(events.find((e) => e.type === 'final')).toEqual({
       type: 'final',
@@ -152,6 +167,34 @@ describe('OpenAiStt against the realtime transcription emulator', () => {
     // Nothing lost or reordered: what arrived is what was fed, less the frames still held at close.
     const got = Buffer.concat(emu.sessions.last?.chunks ?? []);
     expect(got.equals(Buffer.concat(sent).subarray(0, got.length))).toBe(true);
+  });
+
+  it("does not hold the quiet after a sound before the provider's speech_started can arrive", async () => {
+    const { stream } = await connect();
+    const detector = new SpeechDetector();
+    const feed = (audio: Buffer) => {
+      for (let offset = 0; offset < audio.length; offset += FRAME) {
+        const frame = audio.subarray(offset, offset + FRAME);
+        detector.push(frame);
+        stream.pushBase64?.(frame.toString('base64'), frame.length, detector.quiet);
+      }
+    };
+    const sizes = () => (emu.sessions.last?.chunks ?? []).map((c) => c.length);
+    feed(silence(1000));
+    // A short word and the silence after it, all before any provider event can come back: the
+    // silence that would end the turn goes in 40 ms appends, though speech is not yet open there.
+    const word = loadFixture('yes-confirm').subarray(0, 25 * FRAME);
+    feed(Buffer.concat([word, silence(800)]));
+    const total = 8000 + word.length + 6400;
+    await waitUntil(
+      () => (emu.sessions.last?.receivedBytes ?? 0) >= total - 320,
+      2_000,
+      'the word and silence',
+    );
+    const afterHeld = sizes().slice(sizes().indexOf(1600) + 5);
+    expect(afterHeld.length).toBeGreaterThan(20);
+    expect(Math.max(...afterHeld.slice(1))).toBeLessThanOrEqual(320);
+    await stream.close();
   });
 
   it('recognises every fixture, one turn each, in a single call', async () => {
