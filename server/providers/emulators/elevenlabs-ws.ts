@@ -84,9 +84,11 @@ export class StreamInputSockets {
       idle = this.#after(this.#settings.inactivityMs, () => ws.close(1008, 'inactivity timeout'));
     };
     const generate = (text: string) => {
+      // The latency counts from when the text was released, as the HTTP emulators' from arrival.
+      const due = performance.now() + this.#settings.timing.firstByteMs;
       queue = queue.then(async () => {
         if (fault?.kind === 'stall' || ws.readyState !== WebSocket.OPEN) return;
-        await later(this.#settings.timing.firstByteMs);
+        await later(Math.max(0, due - performance.now()));
         if (fault?.kind === 'drop' && sentChunks >= (fault.afterChunks ?? 1)) return void ws.terminate();
         ws.send(JSON.stringify(this.#audioMessage(text, session.outputFormat)));
         sentChunks++;

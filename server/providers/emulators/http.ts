@@ -118,10 +118,6 @@ export function bearerOf(req: IncomingMessage): string | undefined {
 }
 
 /**
- * Resolves true after `ms`, or false as soon as the response's connection closes (client gone,
- * server closing), so an emulator never keeps a timer alive for a dead request.
- */
-/**
  * Waits until `since + ms` (performance.now() time): an emulated latency counts from the request's
  * arrival, as a provider's does, so the emulator's own parsing and reply building are inside it
  * rather than added to it. Resolves false if the response closed meanwhile.
@@ -130,6 +126,10 @@ export function pauseFrom(res: ServerResponse, since: number, ms: number): Promi
   return pause(res, since + ms - performance.now());
 }
 
+/**
+ * Resolves true after `ms`, or false as soon as the response's connection closes (client gone,
+ * server closing), so an emulator never keeps a timer alive for a dead request.
+ */
 export function pause(res: ServerResponse, ms: number): Promise<boolean> {
   if (res.destroyed || res.writableEnded) return Promise.resolve(false);
   if (ms <= 0) return Promise.resolve(true);

@@ -269,7 +269,7 @@ describe('startEmulators (demo mode wiring)', () => {
 
 describe('emulated latency', () => {
   it("counts from the request's arrival: a slow reply policy sits inside the first-token latency", async () => {
-    const emu = new ChatCompletionsEmulator({ firstTokenMs: 300 });
+    const emu = new ChatCompletionsEmulator({ firstTokenMs: 500 });
     const { url } = await emu.start();
     const firstToken = async (): Promise<number> => {
       const sentAt = performance.now();
@@ -293,13 +293,13 @@ describe('emulated latency', () => {
       emu.respond(() => ({ text: 'Hello there.' }));
       await firstToken(); // warms up fetch and the connection
       emu.respond(async () => {
-        await new Promise((r) => setTimeout(r, 250));
+        await new Promise((r) => setTimeout(r, 400));
         return { text: 'Hello there.' };
       });
       const ms = await firstToken();
-      expect(ms).toBeGreaterThanOrEqual(298);
-      // Added after the 250 ms policy, as it was, it would be 550 ms or more.
-      expect(ms).toBeLessThan(500);
+      expect(ms).toBeGreaterThanOrEqual(498);
+      // Added after the 400 ms policy, as it was, it would be 900 ms or more.
+      expect(ms).toBeLessThan(800);
     } finally {
       await emu.close();
     }
