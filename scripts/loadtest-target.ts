@@ -5,8 +5,10 @@
  * (scripts/loadtest-server.ts → server/main.ts in production mode pointed at the emulators), so
  * its CPU and memory are its own. With --url: a server someone else started.
  */
-import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
+import { mkdir, rmdir, stat } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import os from 'node:os';
@@ -59,13 +61,56 @@ const REPO = path.resolve(__dirname, '..');
  * The server runs as `npm start` runs it: compiled by tsc, on plain node. Under the tsx loader its
  * idle RSS was ~27 MB and its live heap ~7 MB larger, and a loader thread shared its CPU.
  */
-function buildServer(progress: (s: string) => void): string {
-  progress('compiling the server (tsc -p tsconfig.build.json)');
-  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
-    cwd: REPO,
-    stdio: 'inherit',
+async function buildServer(progress: (s: string) => void): Promise<string> {
+  const dist = path.join(REPO, 'dist');
+  await mkdir(dist, { recursive: true });
+  // Two load tests at once (the CI smoke test runs two) must not write dist/ together: a server
+  // started from a half-written file fails to load. Builds take turns, and an incremental build
+  // rewrites only what changed, so a server already running from dist/ keeps its files.
+  await withLock(path.join(dist, '.loadtest-build.lock'), progress, async () => {
+    progress('compiling the server (tsc -p tsconfig.build.json --incremental)');
+    const tsc = require.resolve('typescript/bin/tsc');
+    const buildInfo = path.join(dist, '.loadtest.tsbuildinfo');
+    await promisify(execFile)(
+      process.execPath,
+      [tsc, '-p', 'tsconfig.build.json', '--incremental', '--tsBuildInfoFile', buildInfo],
+      { cwd: REPO },
+    ).catch((err: { stdout?: string; message: string }) => {
+      throw new Error(`the server does not compile: ${err.stdout?.trim() || err.message}`);
+    });
   });
-  return path.join(REPO, 'dist', 'scripts', 'loadtest-server.js');
+  return path.join(dist, 'scripts', 'loadtest-server.js');
+}
+
+/** Runs `fn` holding a lock directory; a lock older than 10 minutes is a crashed holder's. */
+export async function withLock(
+  lock: string,
+  progress: (s: string) => void,
+  fn: () => Promise<void>,
+): Promise<void> {
+  const deadline = Date.now() + 15 * 60_000;
+  for (let waited = false; ; waited = true) {
+    try {
+      await mkdir(lock);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || Date.now() > deadline) throw err;
+      const age = await stat(lock).then(
+        (s) => Date.now() - s.mtimeMs,
+        () => 0,
+      );
+      if (age > 10 * 60_000) await rmdir(lock).catch(() => undefined);
+      else {
+        if (!waited) progress('waiting for another load test to finish compiling');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
+  try {
+    await fn();
+  } finally {
+    await rmdir(lock).catch(() => undefined);
+  }
 }
 
 interface EmulatorProcess {
@@ -161,12 +206,74 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function waitReady(baseUrl: string, child: ChildProcess | undefined, timeoutMs: number): Promise<void> {
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/**
+ * Forks the compiled server on a free port and waits for /health/ready. The port is free when
+ * picked but another process can bind it before the server does (the tests run many listeners):
+ * a start that fails with EADDRINUSE is retried on a new port, twice at most.
+ */
+export async function startServer(
+  serverJs: string,
+  env: (port: number) => NodeJS.ProcessEnv,
+  opts: Pick<LoadtestOptions, 'serverArgs' | 'serverNice' | 'serverCpus' | 'serverRt' | 'serverLog'>,
+  progress: (s: string) => void,
+  pickPort: () => Promise<number> = freePort,
+): Promise<{ child: ChildProcess; baseUrl: string; log: ServerLog }> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await pickPort();
+    const baseUrl = `http://127.0.0.1:${port}`;
+    progress(`starting server on ${baseUrl}`);
+    const child = fork(serverJs, [], {
+      cwd: REPO,
+      env: env(port),
+      execArgv: ['--expose-gc', ...opts.serverArgs],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    if (opts.serverNice !== undefined && child.pid !== undefined) os.setPriority(child.pid, opts.serverNice);
+    if (opts.serverCpus !== undefined && child.pid !== undefined) pinCpus(child.pid, opts.serverCpus);
+    if (opts.serverRt !== undefined && child.pid !== undefined) realtime(child.pid, opts.serverRt);
+    const log: ServerLog = { errors: 0, warnings: 0, samples: [] };
+    watchLog(child.stdout, log);
+    watchLog(child.stderr, log);
+    if (opts.serverLog) {
+      const file = createWriteStream(opts.serverLog, { flags: attempt === 1 ? 'w' : 'a' });
+      child.stdout?.pipe(file);
+      child.stderr?.pipe(file);
+    }
+    try {
+      await waitReady(baseUrl, child, log, 60_000);
+      return { child, baseUrl, log };
+    } catch (err) {
+      await stopChild(child);
+      if (attempt < 3 && log.samples.some((m) => m.includes('EADDRINUSE'))) continue;
+      throw err;
+    }
+  }
+}
+
+async function waitReady(
+  baseUrl: string,
+  child: ChildProcess,
+  log: ServerLog,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = 'no answer';
   while (Date.now() < deadline) {
-    if (child && child.exitCode !== null)
-      throw new Error(`server exited with ${child.exitCode} during start`);
+    if (child.exitCode !== null) {
+      // Its output is read in lines as it comes: give the last of it a moment to arrive.
+      await new Promise((r) => setTimeout(r, 100));
+      const said = log.samples.length ? `: ${log.samples.join(' | ')}` : '';
+      throw new Error(`server exited with ${child.exitCode} during start${said}`);
+    }
     try {
       const res = await fetch(`${baseUrl}/health/ready`, { signal: AbortSignal.timeout(2000) });
       if (res.ok) return;
@@ -280,16 +387,14 @@ export async function startLocalTarget(
       },
     };
 
-    const port = await freePort();
-    const baseUrl = `http://127.0.0.1:${port}`;
     const accountSid = `AC${randomBytes(16).toString('hex')}`;
     const authToken = randomBytes(16).toString('hex');
-    const env: NodeJS.ProcessEnv = {
+    const env = (port: number): NodeJS.ProcessEnv => ({
       PATH: process.env.PATH,
       HOME: process.env.HOME,
       PORT: String(port),
       HOST: '127.0.0.1',
-      PUBLIC_BASE_URL: baseUrl,
+      PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
       DATABASE_URL: dbUrl.href,
       REDIS_URL,
       REDIS_KEY_PREFIX: prefix,
@@ -306,25 +411,15 @@ export async function startLocalTarget(
       AUTH_SIGNING_KEYS: formatKeyList(new Map([[1, randomBytes(32)]])),
       LOG_LEVEL: 'warn',
       MAX_CONCURRENT_CALLS: String(opts.calls * 2 + 50),
-    };
-    progress(`starting server on ${baseUrl} (database ${dbName}, prefix ${prefix})`);
-    const child = fork(buildServer(progress), [], {
-      cwd: REPO,
-      env,
-      execArgv: ['--expose-gc', ...opts.serverArgs],
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
-    if (opts.serverNice !== undefined && child.pid !== undefined) os.setPriority(child.pid, opts.serverNice);
-    if (opts.serverCpus !== undefined && child.pid !== undefined) pinCpus(child.pid, opts.serverCpus);
-    if (opts.serverRt !== undefined && child.pid !== undefined) realtime(child.pid, opts.serverRt);
-    const log: ServerLog = { errors: 0, warnings: 0, samples: [] };
-    watchLog(child.stdout, log);
-    watchLog(child.stderr, log);
-    if (opts.serverLog) {
-      const file = createWriteStream(opts.serverLog);
-      child.stdout?.pipe(file);
-      child.stderr?.pipe(file);
-    }
+    progress(`database ${dbName}, Redis key prefix ${prefix}`);
+    const serverJs = await buildServer(progress);
+    const { child, baseUrl, log } = await startServer(serverJs, env, opts, progress);
+    let stopping = false;
+    cleanups.push(async () => {
+      stopping = true;
+      await stopChild(child);
+    });
     const target: Target = {
       baseUrl,
       authToken,
@@ -339,20 +434,9 @@ export async function startLocalTarget(
       callLatencies: (sids, timeoutMs) => callLatenciesFrom(db, sids, timeoutMs),
       close,
     };
-    let stopping = false;
     child.on('exit', (code, signal) => {
       if (!stopping) target.exited = `server exited (code ${code ?? '-'}, signal ${signal ?? '-'})`;
     });
-    cleanups.push(async () => {
-      stopping = true;
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise<void>((r) => child.once('exit', () => r()));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(timer);
-    });
-    await waitReady(baseUrl, child, 60_000);
     return target;
   } catch (err) {
     await close();

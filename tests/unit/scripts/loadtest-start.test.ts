@@ -1,0 +1,118 @@
+/**
+ * The load test's server start: builds take turns (two load tests at once must not write dist/
+ * together); a port taken between picking it and the server binding it (other listeners on the
+ * machine) is retried on a new port; any other failure is reported with what the server printed.
+ */
+import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { startServer, withLock } from '../../../scripts/loadtest-target';
+
+jest.setTimeout(30_000);
+
+// Stands in for the compiled server: answers /health/ready on PORT, or fails as main.ts does.
+const FAKE_SERVER = `
+const http = require('node:http');
+if (process.env.FAIL) { console.error('Error: PII_KEYS is required'); process.exit(1); }
+const server = http.createServer((req, res) => res.end(req.url === '/health/ready' ? 'ok' : ''));
+server.listen(Number(process.env.PORT), '127.0.0.1');
+server.on('error', (err) => { console.error(err); process.exit(1); });
+process.on('disconnect', () => process.exit(0));
+`;
+
+const OPTS = {
+  serverArgs: [],
+  serverNice: undefined,
+  serverCpus: undefined,
+  serverRt: undefined,
+  serverLog: undefined,
+};
+
+let dir: string;
+let script: string;
+const listeners: net.Server[] = [];
+
+async function listen(port = 0): Promise<number> {
+  // Whoever holds the port: a connection to it (the readiness probe) is hung up on at once.
+  const s = net.createServer((c) => c.destroy());
+  listeners.push(s);
+  await new Promise<void>((r) => s.listen(port, '127.0.0.1', r));
+  return (s.address() as net.AddressInfo).port;
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'loadtest-start-'));
+  script = path.join(dir, 'server.js');
+  writeFileSync(script, FAKE_SERVER);
+});
+afterAll(async () => {
+  for (const s of listeners) await new Promise((r) => s.close(r));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('startServer (npm run loadtest)', () => {
+  it('retries on a new port when the picked one was taken before the server bound it', async () => {
+    const taken = await listen();
+    const spare = await listen();
+    await new Promise((r) => listeners.pop()?.close(r));
+    const ports = [taken, spare];
+    const lines: string[] = [];
+    const { child, baseUrl } = await startServer(
+      script,
+      (port) => ({ PATH: process.env.PATH, PORT: String(port) }),
+      OPTS,
+      (s) => lines.push(s),
+      async () => ports.shift() as number,
+    );
+    try {
+      expect(baseUrl).toBe(`http://127.0.0.1:${spare}`);
+      expect(lines).toEqual([
+        `starting server on http://127.0.0.1:${taken}`,
+        `starting server on ${baseUrl}`,
+      ]);
+      expect((await fetch(`${baseUrl}/health/ready`)).status).toBe(200);
+    } finally {
+      child.kill();
+    }
+  });
+
+  it('does not retry any other failure, and says what the server printed', async () => {
+    let picks = 0;
+    const started = startServer(
+      script,
+      (port) => ({ PATH: process.env.PATH, PORT: String(port), FAIL: '1' }),
+      OPTS,
+      () => undefined,
+      async () => {
+        picks++;
+        return 0;
+      },
+    );
+    await expect(started).rejects.toThrow('server exited with 1 during start: Error: PII_KEYS is required');
+    expect(picks).toBe(1);
+  });
+});
+
+describe('withLock (the build lock of npm run loadtest)', () => {
+  it('lets one holder in at a time, and takes over a lock a crashed holder left', async () => {
+    const lock = path.join(dir, 'build.lock');
+    const events: string[] = [];
+    const hold = (name: string) => async () => {
+      events.push(`${name} in`);
+      await new Promise((r) => setTimeout(r, 150));
+      events.push(`${name} out`);
+    };
+    await Promise.all([
+      withLock(lock, () => undefined, hold('a')),
+      withLock(lock, () => undefined, hold('b')),
+    ]);
+    expect(events).toEqual(['a in', 'a out', 'b in', 'b out']);
+
+    mkdirSync(lock);
+    const old = new Date(Date.now() - 11 * 60_000);
+    utimesSync(lock, old, old);
+    await withLock(lock, () => undefined, hold('c'));
+    expect(events.slice(4)).toEqual(['c in', 'c out']);
+  });
+});
