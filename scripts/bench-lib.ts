@@ -34,10 +34,15 @@ export async function measure(
     await fn(i);
     samples[i] = performance.now() - t;
   }
-  const total = performance.now() - started;
+  return toStats(name, samples, performance.now() - started);
+}
+
+/** A row from per-operation samples in ms (sorted in place); ops/s over `totalMs` of wall time. */
+export function toStats(name: string, samples: Float64Array, totalMs: number): Stats {
+  const n = samples.length;
   samples.sort();
   const at = (q: number) => samples[Math.min(n - 1, Math.floor(q * n))] ?? 0;
-  return { name, n, p50: at(0.5), p99: at(0.99), max: samples[n - 1] ?? 0, opsPerSec: (n / total) * 1000 };
+  return { name, n, p50: at(0.5), p99: at(0.99), max: samples[n - 1] ?? 0, opsPerSec: (n / totalMs) * 1000 };
 }
 
 export function measureSync(name: string, n: number, fn: (i: number) => unknown): Stats {

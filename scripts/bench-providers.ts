@@ -5,19 +5,16 @@
  * their own with every emulated latency at 0. A turn makes one of each, in sequence: their sum is
  * the floor of the turn overhead before any load.
  */
-import { fork } from 'node:child_process';
-import path from 'node:path';
 import { ElevenLabsTts } from '../server/providers/elevenlabs/tts';
 import { OpenAiLlm } from '../server/providers/openai/llm';
 import { createLogger } from '../server/platform/logger';
 import type { ChatMessage } from '../server/providers/types';
-import type { Stats } from './bench-lib';
-import type { EmulatorMessage, EmulatorSettings } from './loadtest-emulators';
+import { toStats, type Stats } from './bench-lib';
+import { forkEmulators, type EmulatorProcess } from './loadtest-target';
 
-type Urls = Extract<EmulatorMessage, { type: 'ready' }>['urls'];
-
-async function startEmulators(): Promise<{ urls: Urls; close(): Promise<void> }> {
-  const settings: EmulatorSettings = {
+/** The model and TTS emulators with every latency at 0, in a process of their own. */
+function startEmulators(): Promise<EmulatorProcess> {
+  return forkEmulators({
     role: 'http',
     brain: 'text',
     sttMs: 0,
@@ -26,34 +23,7 @@ async function startEmulators(): Promise<{ urls: Urls; close(): Promise<void> }>
     ttsMs: 0,
     // One chunk of audio per request: the figure is the first byte, not the length of the speech.
     ttsMsPerChar: 1,
-  };
-  const child = fork(path.join(__dirname, 'loadtest-emulators.ts'), [JSON.stringify(settings)], {
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  try {
-    const urls = await new Promise<Urls>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('the emulators did not start within 60 s')), 60_000);
-      child.on('message', (msg: EmulatorMessage) => {
-        if (msg.type === 'timers') return;
-        clearTimeout(timer);
-        if (msg.type === 'ready') resolve(msg.urls);
-        else reject(new Error(`the emulators failed to start: ${msg.message}`));
-      });
-      child.once('exit', (code) => reject(new Error(`the emulators exited (code ${code ?? '-'})`)));
-    });
-    return {
-      urls,
-      close: async () => {
-        child.kill('SIGTERM');
-        await exited;
-      },
-    };
-  } catch (err) {
-    child.kill('SIGKILL');
-    throw err;
-  }
 }
 
 /** Time to the first item of each of n streams, every stream read to its end (so keep-alive holds). */
@@ -69,10 +39,7 @@ async function firstItem(name: string, n: number, open: () => AsyncIterable<unkn
   const samples = new Float64Array(n);
   const started = performance.now();
   for (let i = 0; i < n; i++) samples[i] = await run();
-  const total = performance.now() - started;
-  samples.sort();
-  const at = (q: number) => samples[Math.min(n - 1, Math.floor(q * n))] ?? 0;
-  return { name, n, p50: at(0.5), p99: at(0.99), max: samples[n - 1] ?? 0, opsPerSec: (n / total) * 1000 };
+  return toStats(name, samples, performance.now() - started);
 }
 
 export async function providerSuite(n: number): Promise<Stats[]> {

@@ -113,7 +113,7 @@ export async function withLock(
   }
 }
 
-interface EmulatorProcess {
+export interface EmulatorProcess {
   readonly pid: number | undefined;
   readonly urls: Extract<EmulatorMessage, { type: 'ready' }>['urls'];
   timers(): Promise<number[] | null>;
@@ -121,7 +121,7 @@ interface EmulatorProcess {
 }
 
 /** Forks scripts/loadtest-emulators.ts (pinned like this process) and waits for its URLs. */
-async function startEmulatorProcess(
+function startEmulatorProcess(
   opts: LoadtestOptions,
   role: EmulatorSettings['role'],
 ): Promise<EmulatorProcess> {
@@ -134,13 +134,23 @@ async function startEmulatorProcess(
     ttsMs: opts.ttsMs,
     ttsMsPerChar: opts.ttsMsPerChar,
   };
+  return forkEmulators(settings, (pid) => {
+    if (opts.loadgenCpus !== undefined) pinCpus(pid, opts.loadgenCpus);
+    if (opts.emulatorsRt !== undefined) realtime(pid, opts.emulatorsRt);
+  });
+}
+
+/** Forks the emulators' process with `settings`; `tune` sets its CPUs or priority before it starts. */
+export async function forkEmulators(
+  settings: EmulatorSettings,
+  tune: (pid: number) => void = () => undefined,
+): Promise<EmulatorProcess> {
   const child = fork(path.join(__dirname, 'loadtest-emulators.ts'), [JSON.stringify(settings)], {
     cwd: REPO,
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  if (opts.loadgenCpus !== undefined && child.pid !== undefined) pinCpus(child.pid, opts.loadgenCpus);
-  if (opts.emulatorsRt !== undefined && child.pid !== undefined) realtime(child.pid, opts.emulatorsRt);
+  if (child.pid !== undefined) tune(child.pid);
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const urls = await new Promise<EmulatorProcess['urls']>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('the emulators did not start within 60 s')), 60_000);
