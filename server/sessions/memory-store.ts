@@ -99,6 +99,12 @@ export class MemorySessionStore implements SessionStore {
     if (this.#locks.get(callSid)?.owner === owner) this.#locks.delete(callSid);
   }
 
+  async isLocked(callSid: string): Promise<boolean> {
+    assertCallSid(callSid);
+    const held = this.#locks.get(callSid);
+    return held !== undefined && held.expiresAt > Date.now();
+  }
+
   async listLive(limit = 200): Promise<Session[]> {
     const out: Session[] = [];
     for (const sid of this.#entries.keys()) {

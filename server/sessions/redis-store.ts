@@ -158,6 +158,12 @@ export class RedisSessionStore implements SessionStore {
     );
   }
 
+  async isLocked(callSid: string): Promise<boolean> {
+    assertCallSid(callSid);
+    const n = await this.#timed('lock_check', () => this.#redis.exists(callKeys(this.#prefix, callSid).lock));
+    return n === 1;
+  }
+
   async listLive(limit = 200): Promise<Session[]> {
     const index = liveIndexKey(this.#prefix);
     await this.#redis.zremrangebyscore(index, '-inf', Date.now());

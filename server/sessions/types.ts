@@ -40,6 +40,8 @@ export interface SessionStore {
   /** Per-CallSid lock: true for the first holder only, until released or expired. */
   acquireLock(callSid: string, owner: string, ttlMs: number): Promise<boolean>;
   releaseLock(callSid: string, owner: string): Promise<void>;
+  /** Whether some stream (on any instance) holds the call's lock now. */
+  isLocked(callSid: string): Promise<boolean>;
   /** Sessions of calls in progress, newest first. */
   listLive(limit?: number): Promise<Session[]>;
   /** Remaining TTL of the session in ms (-2 absent), for ops and tests. */

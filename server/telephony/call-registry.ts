@@ -68,6 +68,12 @@ export class CallRegistry {
     return p;
   }
 
+  /** A media stream has taken the call here and not ended it yet. */
+  isStreaming(callSid: string): boolean {
+    const entry = this.#calls.get(callSid);
+    return entry !== undefined && entry.timer === null;
+  }
+
   release(callSid: string): void {
     const entry = this.#calls.get(callSid);
     if (!entry) return;

@@ -124,11 +124,24 @@ export async function telephonyRoutes(app: FastifyInstance, d: VoiceDeps): Promi
       /^CA[0-9a-zA-Z]{10,62}$/.test(callSid) &&
       ['completed', 'busy', 'failed', 'no-answer', 'canceled'].includes(status)
     ) {
-      // Only closes a call whose stream never finished it (the caller hung up during ring, say).
-      await d.calls
-        .finish({ callSid, streamSid: null, outcome: 'abandoned', customerId: null, turns: [], latency: [] })
-        .catch(() => false);
-      d.registry.release(callSid);
+      // Only closes a call no stream holds: one whose stream never came (the caller hung up during
+      // ring, say) or has ended. This callback and the stream's `stop` come in either order; a
+      // stream still holding the call (here or on another instance) writes the record, with its
+      // turns, when it ends. Redis down: only this instance's streams are known.
+      const streaming = await d.sessions.isLocked(callSid).catch(() => d.registry.isStreaming(callSid));
+      if (!streaming) {
+        await d.calls
+          .finish({
+            callSid,
+            streamSid: null,
+            outcome: 'abandoned',
+            customerId: null,
+            turns: [],
+            latency: [],
+          })
+          .catch(() => false);
+        d.registry.release(callSid);
+      }
     }
     return reply.code(204).send();
   });

@@ -2,7 +2,7 @@ import type { ChatRequestBody } from '../../server/providers/emulators';
 import { signRequest } from '../../server/telephony/signature';
 import { addDays, formatLocalDate, localToUtc } from '../../server/bookings/time';
 import { startStack, TZ, type Stack } from './harness';
-import { agentReply, finalCall, say, until } from './flow';
+import { agentReply, callTurns, finalCall, say, until } from './flow';
 
 jest.setTimeout(60_000);
 
@@ -61,6 +61,21 @@ describe('admission, status callback and SMS', () => {
     await say(live, 'yes-confirm');
     await live.stop();
     expect(await finalCall(stack, live.callSid)).toMatchObject({ status: 'completed' });
+  });
+
+  it("a status callback that overtakes the stream's stop does not close the record under it", async () => {
+    // Twilio's status callback and the stream's `stop` come from different systems, in either order.
+    const caller = await stack.dial({ from: '+13125550142' });
+    await agentReply(caller, 0);
+    await say(caller, 'yes-confirm');
+    expect((await postStatus(caller.callSid, 'completed')).status).toBe(204);
+    expect((await stack.metrics.activeCalls.get()).values[0]?.value).toBe(1);
+    await caller.stop();
+    const record = await finalCall(stack, caller.callSid);
+    expect(record.outcome).not.toBe('abandoned');
+    const turns = await callTurns(stack, caller.callSid);
+    expect(turns.map((t) => t.role)).toEqual(['agent', 'caller', 'agent']);
+    await until(async () => (await stack.metrics.activeCalls.get()).values[0]?.value === 0);
   });
 
   it('the status callback finalises a call whose stream never came', async () => {

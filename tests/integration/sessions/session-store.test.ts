@@ -127,11 +127,14 @@ describe.each(backends)('session store (%s)', (_name, make) => {
 
   it('lock refuses a second holder until released', async () => {
     const sid = callSid();
+    expect(await store.isLocked(sid)).toBe(false);
     expect(await store.acquireLock(sid, 'socket-a', 10_000)).toBe(true);
+    expect(await store.isLocked(sid)).toBe(true);
     expect(await store.acquireLock(sid, 'socket-b', 10_000)).toBe(false);
     await store.releaseLock(sid, 'socket-b'); // not the holder: no effect
     expect(await store.acquireLock(sid, 'socket-b', 10_000)).toBe(false);
     await store.releaseLock(sid, 'socket-a');
+    expect(await store.isLocked(sid)).toBe(false);
     expect(await store.acquireLock(sid, 'socket-b', 10_000)).toBe(true);
   });
 
