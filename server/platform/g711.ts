@@ -6,8 +6,8 @@
 const BIAS = 0x84;
 const CLIP = 32635;
 
-/** Decoding is a pure table lookup: 256 entries, built once. */
-const DECODE_TABLE: Int16Array = (() => {
+/** Decoding is a pure table lookup: 256 entries, built once (linear 16-bit value of each code). */
+export const DECODE_TABLE: Int16Array = (() => {
   const table = new Int16Array(256);
   for (let code = 0; code < 256; code++) {
     const u = ~code & 0xff;

@@ -6,7 +6,7 @@
  * rather than waiting for the STT provider's VAD events, which may lag or stop arriving.
  */
 
-import { mulawDecodeSample, mulawEncodeSample, mulawMeanSquare as frameMeanSquare } from '../platform/g711';
+import { DECODE_TABLE, mulawEncodeSample, mulawMeanSquare as frameMeanSquare } from '../platform/g711';
 
 export { MULAW_SILENCE } from '../platform/g711';
 
@@ -16,8 +16,7 @@ export const FRAME_MS = 20;
 export const BYTES_PER_MS = 8;
 
 /** Linear 16-bit value of each mu-law code (matches CPython audioop.ulaw2lin for all 256 codes). */
-export const MULAW_DECODE = new Int16Array(256);
-for (let i = 0; i < 256; i++) MULAW_DECODE[i] = mulawDecodeSample(i);
+export { DECODE_TABLE as MULAW_DECODE };
 
 /** Classic (Sun/Linux) encoder; used by tests and tools to synthesise audio, not on the hot path. */
 export { mulawEncodeSample as encodeMulaw };
