@@ -143,8 +143,10 @@ export interface Report {
     cpuCores: number | null;
     rssMb: number | null;
     loopDelayP99Ms: number;
-    /** How late a 100 ms timer fires in the emulators' process (the emulated latencies are such timers). */
+    /** How late a 100 ms timer fires in the emulators' processes (the emulated latencies are such timers). */
     timerLatenessMs: Dist | null;
+    /** The same per process: `transcription`, `http` (model, TTS, REST); with --url, `loadgen`. */
+    timerLatenessByProcessMs: Record<string, Dist | null>;
   };
   machineCpu: {
     busyCores: number | null;
@@ -252,7 +254,13 @@ export function formatReport(r: Report): string {
   row('log errors / warnings', `${r.server.log.errors} / ${r.server.log.warnings}`);
   row(
     'load generator CPU cores / loop lag p99',
-    `${f(r.loadgen.cpuCores, 2)} / ${f(r.loadgen.loopDelayP99Ms)} ms; its timers (= emulated latencies) late by ${f(r.loadgen.timerLatenessMs?.p50)} / ${f(r.loadgen.timerLatenessMs?.p99)} ms p50 / p99`,
+    `${f(r.loadgen.cpuCores, 2)} / ${f(r.loadgen.loopDelayP99Ms)} ms`,
+  );
+  row(
+    'emulated latencies late by p50 / p99 (ms)',
+    Object.entries(r.loadgen.timerLatenessByProcessMs)
+      .map(([role, d]) => `${role} ${f(d?.p50)} / ${f(d?.p99)}`)
+      .join(', ') || '—',
   );
   row(
     'machine busy / not server, not load gen',

@@ -17,7 +17,7 @@ import {
   type ProbeReply,
 } from './loadtest-probe';
 import { dist, latenessBetween, type BudgetLine, type Report } from './loadtest-report';
-import type { Target } from './loadtest-target';
+import type { EmulatorLateness, Target } from './loadtest-target';
 
 const MB = 2 ** 20;
 const JITTER_CAP_MS = (LatenessTotals.BUCKETS - 1) * LatenessTotals.BUCKET_MS;
@@ -45,8 +45,8 @@ export interface Point {
   serverIo: { reads: number; writes: number } | null;
   /** This process plus the emulators' process. */
   loadgenCpu: number | null;
-  /** How late the emulators' timers fired since the previous point (their own process); null if unknown. */
-  emulatorLate: number[] | null;
+  /** How late each emulator process's timers fired since the previous point; null if unknown. */
+  emulatorLate: EmulatorLateness | null;
   machine: MachineJiffies | null;
   processes: Map<number, { name: string; cpu: number }>;
   probe: ProbeReply | null;
@@ -74,7 +74,8 @@ export interface Collected {
   leak: Report['leak'];
   idleLive: ProbeReply | null;
   loadLive: ProbeReply | null;
-  timerLateness: number[];
+  /** How late the emulators' timers fired over the window, per process (with --url: this one's). */
+  timerLateness: Record<string, number[]>;
   loopP99: number;
 }
 
@@ -307,7 +308,10 @@ export function buildReport(c: Collected): Report {
       cpuCores: round(loadgenCpu !== null && windowS ? loadgenCpu / windowS : null),
       rssMb: round((procRssBytes('self') ?? NaN) / MB, 1),
       loopDelayP99Ms: round(c.loopP99) as number,
-      timerLatenessMs: dist(c.timerLateness),
+      timerLatenessMs: dist(Object.values(c.timerLateness).flat()),
+      timerLatenessByProcessMs: Object.fromEntries(
+        Object.entries(c.timerLateness).map(([role, late]) => [role, dist(late)]),
+      ),
     },
     machineCpu: {
       busyCores: round(machineBusy !== null && windowS ? machineBusy / windowS : null),

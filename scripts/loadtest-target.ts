@@ -33,6 +33,9 @@ export interface ServerLog {
   samples: string[];
 }
 
+/** Timer lateness (ms) per emulator process, by role. */
+export type EmulatorLateness = Record<EmulatorSettings['role'], number[]>;
+
 export interface Target {
   readonly baseUrl: string;
   readonly authToken: string;
@@ -40,8 +43,8 @@ export interface Target {
   readonly serverPid: number | undefined;
   /** The emulators' processes (locally), whose CPU counts as the load generator's. */
   readonly emulatorPids: number[];
-  /** How late the emulators' timers fired since the last ask (locally); null with --url. */
-  emulatorTimers(): Promise<number[] | null>;
+  /** How late each emulator process's timers fired since the last ask (locally); null with --url. */
+  emulatorTimers(): Promise<EmulatorLateness | null>;
   readonly probe: ProbeClient | undefined;
   /** Emulated latencies of the server's providers (with --url: as the options assume them). */
   readonly emulated: { sttMs: number; llmMs: number; ttsMs: number };
@@ -391,9 +394,9 @@ export async function startLocalTarget(
     const emulators = {
       urls: { ...http.urls, openaiRealtimeUrl: transcription.urls.openaiRealtimeUrl },
       pids: [transcription.pid, http.pid].filter((p): p is number => p !== undefined),
-      timers: async () => {
+      timers: async (): Promise<EmulatorLateness | null> => {
         const [a, b] = await Promise.all([transcription.timers(), http.timers()]);
-        return a && b ? [...a, ...b] : null;
+        return a && b ? { transcription: a, http: b } : null;
       },
     };
 

@@ -8,7 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fixtureTimings, runCall, type CallContext, type CallResult } from './loadtest-caller';
-import { USAGE, parseOptions, rng, type LoadtestOptions } from './loadtest-options';
+import { USAGE, optionWarnings, parseOptions, rng, type LoadtestOptions } from './loadtest-options';
 import {
   allProcesses,
   machineJiffies,
@@ -271,7 +271,7 @@ export async function runLoadtest(opts: LoadtestOptions, progress: (line: string
       idleLive,
       loadLive,
       // The emulated latencies are the emulators' timers: measured in their process over the window.
-      timerLateness: windowB?.emulatorLate ?? timerLateness,
+      timerLateness: windowB?.emulatorLate ?? { loadgen: timerLateness },
       // The histogram holds whole 10 ms timer intervals: lag is the excess.
       loopP99: Math.max(0, loop.percentile(99) / 1e6 - 10),
     });
@@ -297,6 +297,7 @@ async function main(): Promise<void> {
     return;
   }
   const quiet = opts.quiet;
+  for (const w of optionWarnings(opts)) console.error(`[loadtest] warning: ${w}`);
   const report = await runLoadtest(opts, (l) => {
     if (!quiet) console.error(`[loadtest] ${l}`);
   });

@@ -119,6 +119,9 @@ describe('npm run loadtest (smoke)', () => {
       expect(new Set([...report.target.emulatorPids, report.target.serverPid]).size).toBe(3);
       expect(report.loadgen.cpuCores).toBeGreaterThan(0);
       isDist(report.loadgen.timerLatenessMs, 1);
+      expect(Object.keys(report.loadgen.timerLatenessByProcessMs).sort()).toEqual(['http', 'transcription']);
+      isDist(report.loadgen.timerLatenessByProcessMs.http, 1);
+      isDist(report.loadgen.timerLatenessByProcessMs.transcription, 1);
       expect(report.options).toMatchObject({ serverCpus: String(os.cpus().length - 1), loadgenCpus: '0' });
       expect(Object.keys(report.method)).toEqual(
         expect.arrayContaining([

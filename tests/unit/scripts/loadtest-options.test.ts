@@ -1,4 +1,4 @@
-import { parseOptions } from '../../../scripts/loadtest-options';
+import { optionWarnings, parseOptions, type LoadtestOptions } from '../../../scripts/loadtest-options';
 
 describe('loadtest options', () => {
   it('takes CPU lists for the server and the load generator, and a real-time priority', () => {
@@ -25,6 +25,26 @@ describe('loadtest options', () => {
       serverRt: undefined,
       emulatorsRt: undefined,
     });
+  });
+
+  it('--server-first puts the emulators above the server, and explicit priorities win', () => {
+    expect(parseOptions(['--server-first'])).toMatchObject({ serverRt: 20, emulatorsRt: 30 });
+    expect(parseOptions(['--server-first', '--server-rt', '40', '--emulators-rt', '50'])).toMatchObject({
+      serverRt: 40,
+      emulatorsRt: 50,
+    });
+  });
+
+  it('warns when the emulators would run below a real-time server', () => {
+    const warn = (args: string[]) => optionWarnings(parseOptions(args) as LoadtestOptions);
+    expect(warn(['--server-rt', '20', '--emulators-rt', '10'])).toEqual([
+      expect.stringMatching(/below the server's real-time priority 20.*--server-first/),
+    ]);
+    expect(warn(['--server-rt', '20'])).toHaveLength(1);
+    expect(warn(['--server-rt', '20', '--emulators-rt', '20'])).toHaveLength(1);
+    expect(warn(['--server-first'])).toEqual([]);
+    expect(warn([])).toEqual([]);
+    expect(warn(['--server-rt', '20', '--url', 'http://127.0.0.1:8080'])).toEqual([]);
   });
 
   it('refuses a CPU list taskset would misread and a priority outside 1-99', () => {
