@@ -38,10 +38,13 @@ describe('loadtest options', () => {
   it('warns when the emulators would run below a real-time server', () => {
     const warn = (args: string[]) => optionWarnings(parseOptions(args) as LoadtestOptions);
     expect(warn(['--server-rt', '20', '--emulators-rt', '10'])).toEqual([
-      expect.stringMatching(/below the server's real-time priority 20.*--server-first/),
+      expect.stringMatching(
+        /not run above the server's real-time priority \(20, its event loop 21\).*--server-first/,
+      ),
     ]);
     expect(warn(['--server-rt', '20'])).toHaveLength(1);
-    expect(warn(['--server-rt', '20', '--emulators-rt', '20'])).toHaveLength(1);
+    expect(warn(['--server-rt', '20', '--emulators-rt', '21'])).toHaveLength(1);
+    expect(warn(['--server-rt', '20', '--emulators-rt', '22'])).toEqual([]);
     expect(warn(['--server-first'])).toEqual([]);
     expect(warn([])).toEqual([]);
     expect(warn(['--server-rt', '20', '--url', 'http://127.0.0.1:8080'])).toEqual([]);
@@ -51,6 +54,10 @@ describe('loadtest options', () => {
     expect(() => parseOptions(['--server-cpus', '1;rm'])).toThrow(/--server-cpus takes a CPU list/);
     expect(() => parseOptions(['--loadgen-cpus', 'all'])).toThrow(/--loadgen-cpus takes a CPU list/);
     expect(() => parseOptions(['--server-rt', '0'])).toThrow(/--server-rt/);
+    // Its event loop runs one step above: 99 would leave no room.
+    expect(() => parseOptions(['--server-rt', '99'])).toThrow(
+      /--server-rt must be a number between 1 and 98/,
+    );
     expect(() => parseOptions(['--emulators-rt', '100'])).toThrow(/--emulators-rt/);
   });
 });

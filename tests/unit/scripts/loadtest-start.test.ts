@@ -3,7 +3,15 @@
  * together); a port taken between picking it and the server binding it (other listeners on the
  * machine) is retried on a new port; any other failure is reported with what the server printed.
  */
-import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -91,6 +99,41 @@ describe('startServer (npm run loadtest)', () => {
     );
     await expect(started).rejects.toThrow('server exited with 1 during start: Error: PII_KEYS is required');
     expect(picks).toBe(1);
+  });
+});
+
+/** Scheduling policy and real-time priority of each thread of `pid` (fields 41 and 40 of stat). */
+function threadPriorities(pid: number): Map<number, { policy: number; rtPriority: number }> {
+  const out = new Map<number, { policy: number; rtPriority: number }>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    out.set(Number(tid), { rtPriority: Number(f[37]), policy: Number(f[38]) });
+  }
+  return out;
+}
+
+describe('--server-rt (npm run loadtest)', () => {
+  it("runs the server's threads round-robin at PRIO and its event loop one step above", async () => {
+    const { child } = await startServer(
+      script,
+      (port) => ({ PATH: process.env.PATH, PORT: String(port) }),
+      { ...OPTS, serverRt: 20 },
+      () => undefined,
+    );
+    try {
+      const pid = child.pid as number;
+      const threads = threadPriorities(pid);
+      const SCHED_RR = 2;
+      expect(threads.get(pid)).toEqual({ policy: SCHED_RR, rtPriority: 21 });
+      // Node starts V8's platform workers and libuv's threads before any user code runs.
+      const others = [...threads].filter(([tid]) => tid !== pid).map(([, p]) => p);
+      expect(others.length).toBeGreaterThan(0);
+      for (const p of others) expect(p).toEqual({ policy: SCHED_RR, rtPriority: 20 });
+    } finally {
+      child.kill();
+    }
   });
 });
 
