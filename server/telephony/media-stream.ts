@@ -50,6 +50,9 @@ export class MediaStreamConnection {
   #customer: CustomerView | null = null;
   #locked = false;
   #finished = false;
+  /** When `start` arrived (performance.now): the greeting's latency runs to its first audio sent. */
+  #startAt: number | null = null;
+  #greetingTimed = false;
   readonly #detector = new SpeechDetector();
   // One decode buffer per call, reused for every frame: room for the largest payload frames.ts admits.
   readonly #frame = Buffer.allocUnsafe(DEFAULT_FRAME_LIMITS.maxPayloadBytes);
@@ -95,6 +98,7 @@ export class MediaStreamConnection {
         return this.#onMedia(frame.media.payload);
       case 'start':
         this.#counters.ok.inc();
+        this.#startAt ??= performance.now();
         void this.#onStart(frame).catch((err: unknown) => {
           this.#log.error({ err }, 'stream start failed');
           this.#socket.close(1011, 'start failed');
@@ -171,7 +175,12 @@ export class MediaStreamConnection {
       leadMs: PACER_LEAD_MS,
       frameMs: OUTBOUND_MESSAGE_MS,
       send: (json) => {
-        if (this.#socket.readyState === this.#socket.OPEN) this.#socket.send(json);
+        if (this.#socket.readyState !== this.#socket.OPEN) return;
+        this.#socket.send(json);
+        if (!this.#greetingTimed && this.#startAt !== null && json.startsWith('{"event":"media"')) {
+          this.#greetingTimed = true;
+          this.#d.metrics.greeting.observe((performance.now() - this.#startAt) / 1000);
+        }
       },
     });
     this.#pacer = pacer;

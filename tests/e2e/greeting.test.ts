@@ -11,7 +11,31 @@ afterAll(async () => {
   await stack.close();
 });
 
+/** `bayline_greeting_seconds` count and sum, as ops scrape them. */
+async function greetingMetric(): Promise<{ count: number; sum: number }> {
+  const text = await (await fetch(`${stack.baseUrl}/metrics`)).text();
+  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  return { count: value('bayline_greeting_seconds_count'), sum: value('bayline_greeting_seconds_sum') };
+}
+
 describe('ring and greeting', () => {
+  it('the server measures each greeting from the stream start to its first audio sent', async () => {
+    const before = await greetingMetric();
+    const caller = await stack.dial({ from: '+13125550142' });
+    await caller.waitFor((c) => c.media.length > 0, 3000);
+    // Wait for more of the greeting: it is timed once per call, not once per frame.
+    await caller.waitFor((c) => c.media.length > 5, 3000);
+    const after = await greetingMetric();
+    expect(after.count).toBe(before.count + 1);
+    const seconds = after.sum - before.sum;
+    expect(seconds).toBeGreaterThan(0);
+    // Within what this caller itself saw from its start to the first audio (plus clock slack).
+    expect(seconds * 1000).toBeLessThanOrEqual(
+      (caller.firstAudioAt as number) - (caller.startSentAt as number) + 5,
+    );
+    await caller.stop();
+  });
+
   it('a known caller hears a personal greeting, prepared at ring time, within moments of the stream start', async () => {
     const caller = await stack.dial({ from: '+13125550142' });
     await caller.waitFor((c) => c.media.length > 0, 3000);
