@@ -218,6 +218,37 @@ export async function scrapeMetrics(baseUrl: string): Promise<Map<string, number
   }
 }
 
+/** Percentiles of a Prometheus histogram's observations between two scrapes, as bucket upper edges. */
+export interface BucketQuantiles {
+  readonly n: number;
+  /** In the histogram's unit; null when the observation lies beyond the last finite bucket. */
+  readonly p50: number | null;
+  readonly p99: number | null;
+}
+
+export function histogramQuantiles(
+  before: Map<string, number> | null,
+  after: Map<string, number> | null,
+  name: string,
+): BucketQuantiles | null {
+  if (!after) return null;
+  const prefix = `${name}_bucket{le="`;
+  const buckets: Array<{ le: number; count: number }> = [];
+  for (const [key, value] of after) {
+    if (!key.startsWith(prefix)) continue;
+    const le = key.slice(prefix.length, key.indexOf('"', prefix.length));
+    buckets.push({ le: le === '+Inf' ? Infinity : Number(le), count: value - (before?.get(key) ?? 0) });
+  }
+  buckets.sort((a, b) => a.le - b.le);
+  const n = buckets.at(-1)?.count ?? 0;
+  if (n <= 0) return null;
+  const at = (q: number) => {
+    const edge = buckets.find((b) => b.count >= q * n)?.le ?? Infinity;
+    return Number.isFinite(edge) ? edge : null;
+  };
+  return { n, p50: at(0.5), p99: at(0.99) };
+}
+
 /** Sum of every series of `name` whose labels include all of `labels` (e.g. `kind="tts"`). */
 export function metricSum(m: Map<string, number> | null, name: string, ...labels: string[]): number {
   if (!m) return 0;

@@ -101,6 +101,8 @@ export interface Report {
   };
   e2eTurnOverheadMs: Dist | null;
   greetingMs: Dist | null;
+  /** Server-side, from bayline_greeting_seconds: bucket upper edges (null: beyond the last). */
+  greetingServerMs: { n: number; p50: number | null; p99: number | null } | null;
   bargeInClearMs: Dist | null;
   pacing: {
     source: string;
@@ -208,6 +210,12 @@ export function formatReport(r: Report): string {
   row('  of which in-process (chunk→TTS→pacer)', d(r.turnStagesMs.inProcess));
   row('turn overhead end-to-end (caller)', d(r.e2eTurnOverheadMs));
   row('greeting (start → first audio)', d(r.greetingMs));
+  row(
+    '  the same, server-side (bucket edges)',
+    r.greetingServerMs
+      ? `≤ ${f(r.greetingServerMs.p50)} / ≤ ${f(r.greetingServerMs.p99)}  (n=${r.greetingServerMs.n})`
+      : '—',
+  );
   row('barge-in: speech start → clear', d(r.bargeInClearMs));
   lines.push('');
   lines.push('  pacing');

@@ -104,6 +104,13 @@ describe('npm run loadtest (smoke)', () => {
       isDist(report.turnOverheadMs, 1);
       isDist(report.e2eTurnOverheadMs, 1);
       isDist(report.greetingMs, 3);
+      // The server's own greeting figure, from its histogram: every call of the run.
+      expect(report.greetingServerMs).toEqual({
+        n: expect.any(Number),
+        p50: expect.any(Number),
+        p99: expect.any(Number),
+      });
+      expect(report.greetingServerMs?.n).toBeGreaterThanOrEqual(3);
       isDist(report.turnStagesMs.inProcess, 1);
       expect(report.pacing.frames).toBeGreaterThan(0);
       expect(report.pacing.jitterP99Ms).toEqual(expect.any(Number));
