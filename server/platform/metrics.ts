@@ -3,6 +3,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 const FAST_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
 /** Greeting: the aim is 50 ms (DESIGN.md § Performance), the usual case one or two ticks. */
 const GREETING_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+/** Barge-in: speech must last 800 ms to interrupt, `clear` must go by 1.5 s (CONTRACT.md). */
+const BARGE_IN_BUCKETS = [0.8, 0.85, 0.9, 1, 1.1, 1.25, 1.5, 2, 3, 5];
 const TURN_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5];
 
 /** One registry per app instance, so tests can build many apps in one process. */
@@ -32,6 +34,12 @@ export function createMetrics() {
     bargeIns: new Counter({
       name: 'bayline_barge_ins_total',
       help: 'Caller interruptions',
+      registers: [registry],
+    }),
+    bargeInLatency: new Histogram({
+      name: 'bayline_barge_in_seconds',
+      help: 'Caller speech onset (its first voiced frame received) to the clear sent to Twilio',
+      buckets: BARGE_IN_BUCKETS,
       registers: [registry],
     }),
     providerErrors: new Counter({

@@ -53,6 +53,8 @@ export class MediaStreamConnection {
   /** When `start` arrived (performance.now): the greeting's latency runs to its first audio sent. */
   #startAt: number | null = null;
   #greetingTimed = false;
+  /** When the caller's current run of speech began (its first voiced frame received); null outside one. */
+  #speechAt: number | null = null;
   readonly #detector = new SpeechDetector();
   // One decode buffer per call, reused for every frame: room for the largest payload frames.ts admits.
   readonly #frame = Buffer.allocUnsafe(DEFAULT_FRAME_LIMITS.maxPayloadBytes);
@@ -126,6 +128,10 @@ export class MediaStreamConnection {
     if (++this.#okFrames === FRAMES_PER_METRIC_FLUSH) this.#flushFrameCount();
     const n = decodePayloadInto(payload, this.#frame);
     const event = this.#detector.push(this.#frame, 0, n);
+    if (event === SpeechEvent.Start) this.#speechAt = performance.now();
+    else if (event === SpeechEvent.End) this.#speechAt = null;
+    // A single frame long enough to count as sustained starts and sustains at once.
+    else if (event === SpeechEvent.Sustained) this.#speechAt ??= performance.now();
     const stt = this.#stt;
     // STT gets Twilio's bytes untouched; the base64 is forwarded as it came when the adapter can.
     if (stt?.pushBase64) stt.pushBase64(payload, n, this.#detector.quiet);
@@ -209,6 +215,11 @@ export class MediaStreamConnection {
         mark: (name) => pacer.mark(name),
         clear: () => {
           const r = pacer.clear();
+          // Interrupted by speech (not a key): the contract bounds onset → clear at 1.5 s.
+          if (this.#speechAt !== null) {
+            this.#d.metrics.bargeInLatency.observe((performance.now() - this.#speechAt) / 1000);
+            this.#speechAt = null;
+          }
           return { unplayed: [...r.droppedMarks, ...r.unplayedMarks] };
         },
       },

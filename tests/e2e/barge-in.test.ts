@@ -18,6 +18,13 @@ const lastUser = (body: ChatRequestBody) =>
       ?.content ?? '',
   );
 
+/** `bayline_barge_in_seconds` so far: one observation per interruption by speech. */
+async function bargeInTiming(): Promise<{ count: number; sum: number }> {
+  const { values } = await stack.metrics.bargeInLatency.get();
+  const value = (name: string) => values.find((v) => v.metricName === name)?.value ?? 0;
+  return { count: value('bayline_barge_in_seconds_count'), sum: value('bayline_barge_in_seconds_sum') };
+}
+
 describe('barge-in', () => {
   it('real speech over the agent sends clear within 1.5 s of its start; history keeps only what was heard', async () => {
     stack.emulators.openai.chat.respond((body) =>
@@ -38,6 +45,11 @@ describe('barge-in', () => {
     // Not a cough: it took real speech to interrupt. 800 ms of audio arrives in 40 frames, the
     // last of which leaves the caller 780 ms after the first.
     expect(clearAt - spokeAt).toBeGreaterThanOrEqual(760);
+    // The server times the same span itself, from the first voiced frame it received.
+    const timed = await bargeInTiming();
+    expect(timed.count).toBe(1);
+    expect(timed.sum * 1000).toBeGreaterThanOrEqual(700);
+    expect(timed.sum * 1000).toBeLessThanOrEqual(clearAt - spokeAt + 20);
     await speaking;
     await agentReply(caller, clearAt);
 
@@ -72,6 +84,7 @@ describe('barge-in', () => {
     await caller.speak('uh-huh');
     await agentReply(caller, spokeAt);
     expect(caller.clears.filter((t) => t > spokeAt)).toEqual([]);
+    expect((await bargeInTiming()).count).toBe(1);
     expect(stack.emulators.openai.chat.requests.all.length).toBe(requestsBefore);
     await caller.stop();
   });
