@@ -224,6 +224,8 @@ export interface BucketQuantiles {
   /** In the histogram's unit; null when the observation lies beyond the last finite bucket. */
   readonly p50: number | null;
   readonly p99: number | null;
+  /** The upper edge of the highest bucket that gained an observation: every one was at most this. */
+  readonly max: number | null;
 }
 
 export function histogramQuantiles(
@@ -246,7 +248,7 @@ export function histogramQuantiles(
     const edge = buckets.find((b) => b.count >= q * n)?.le ?? Infinity;
     return Number.isFinite(edge) ? edge : null;
   };
-  return { n, p50: at(0.5), p99: at(0.99) };
+  return { n, p50: at(0.5), p99: at(0.99), max: at(1) };
 }
 
 /** Sum of every series of `name` whose labels include all of `labels` (e.g. `kind="tts"`). */

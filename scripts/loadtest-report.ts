@@ -1,5 +1,5 @@
 /** The load test's report: the JSON shape, the statistics behind it and the table printed from it. */
-import type { LatenessSnapshot } from './loadtest-probe';
+import type { BucketQuantiles, LatenessSnapshot } from './loadtest-probe';
 
 export interface Dist {
   readonly n: number;
@@ -102,8 +102,10 @@ export interface Report {
   e2eTurnOverheadMs: Dist | null;
   greetingMs: Dist | null;
   /** Server-side, from bayline_greeting_seconds: bucket upper edges (null: beyond the last). */
-  greetingServerMs: { n: number; p50: number | null; p99: number | null } | null;
+  greetingServerMs: BucketQuantiles | null;
   bargeInClearMs: Dist | null;
+  /** Server-side, from bayline_barge_in_seconds: bucket upper edges (null: beyond the last). */
+  bargeInServerMs: BucketQuantiles | null;
   pacing: {
     source: string;
     frames: number;
@@ -186,6 +188,9 @@ export interface Report {
 
 const f = (v: number | null | undefined, digits = 1) =>
   v === null || v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(digits);
+const edge = (v: number | null) => (v === null ? 'beyond the last bucket' : `≤ ${f(v)}`);
+const buckets = (q: BucketQuantiles | null) =>
+  q ? `${edge(q.p50)} / ${edge(q.p99)}  (max ${edge(q.max)}, n=${q.n})` : '—';
 const d = (x: Dist | null) =>
   x ? `${f(x.p50)} / ${f(x.p95)} / ${f(x.p99)}  (max ${f(x.max)}, n=${x.n})` : '—';
 
@@ -210,13 +215,9 @@ export function formatReport(r: Report): string {
   row('  of which in-process (chunk→TTS→pacer)', d(r.turnStagesMs.inProcess));
   row('turn overhead end-to-end (caller)', d(r.e2eTurnOverheadMs));
   row('greeting (start → first audio)', d(r.greetingMs));
-  row(
-    '  the same, server-side (bucket edges)',
-    r.greetingServerMs
-      ? `≤ ${f(r.greetingServerMs.p50)} / ≤ ${f(r.greetingServerMs.p99)}  (n=${r.greetingServerMs.n})`
-      : '—',
-  );
+  row('  the same, server-side (bucket edges)', buckets(r.greetingServerMs));
   row('barge-in: speech start → clear', d(r.bargeInClearMs));
+  row('  the same, server-side (bucket edges)', buckets(r.bargeInServerMs));
   lines.push('');
   lines.push('  pacing');
   row(

@@ -109,6 +109,7 @@ describe('npm run loadtest (smoke)', () => {
         n: expect.any(Number),
         p50: expect.any(Number),
         p99: expect.any(Number),
+        max: expect.any(Number),
       });
       expect(report.greetingServerMs?.n).toBeGreaterThanOrEqual(3);
       isDist(report.turnStagesMs.inProcess, 1);

@@ -27,12 +27,14 @@ describe('histogramQuantiles', () => {
       n: 100,
       p50: 0.002,
       p99: 0.005,
+      max: 0.05,
     });
     // Without a first scrape, everything counts.
     expect(histogramQuantiles(null, after, 'bayline_greeting_seconds')).toEqual({
       n: 110,
       p50: 0.002,
       p99: 0.005,
+      max: 0.05,
     });
   });
 
@@ -42,6 +44,7 @@ describe('histogramQuantiles', () => {
       n: 3,
       p50: null,
       p99: null,
+      max: null,
     });
     expect(histogramQuantiles(before, before, 'bayline_greeting_seconds')).toBeNull();
     expect(histogramQuantiles(before, null, 'bayline_greeting_seconds')).toBeNull();
