@@ -33,7 +33,7 @@ export const METHOD = {
     "Caller-side, per turn, on the load generator's clock: first reply frame received − (time the frame that ends the VAD's 500 ms silence was sent + emulated transcript delay + first token + TTS first byte). Adds inbound transit (caller → server → STT), the transcript's way back and outbound transit to the server's figure; under load it also carries the load generator's own event-loop delay.",
   greeting: 'Caller-side: first media frame received − `start` sent.',
   bargeInServer:
-    "Server-side: bayline_barge_in_seconds (the first voiced frame of the caller's speech received → `clear` written), every interruption by speech between the scrapes; bucket upper edges (800, 850, 900 ms, 1, 1.1, 1.25, 1.5 s, …). The budget line uses its max bucket when the server is local.",
+    "Server-side: bayline_barge_in_seconds (the first voiced frame of the caller's speech received → `clear` written), every interruption by speech between the scrapes, on the caller's audio timeline (the speech run's audio up to the latest frame plus the time since that frame arrived, so a sender that falls behind is not counted); bucket upper edges (800, 850, 900 ms, 1, 1.1, 1.25, 1.5 s, …). The budget line uses its max bucket when the server is local.",
   greetingServer:
     "Server-side: bayline_greeting_seconds (`start` received → first greeting audio written to the socket) between the scrapes before and after the run, every call; percentiles are bucket upper edges (1, 2, 5, 10, 20, 50 ms …). The budget line uses it when the server is local: the callers' figure also holds their own event-loop lag, which is large when they are starved.",
   jitter:

@@ -38,7 +38,7 @@ export function createMetrics() {
     }),
     bargeInLatency: new Histogram({
       name: 'bayline_barge_in_seconds',
-      help: 'Caller speech onset (its first voiced frame received) to the clear sent to Twilio',
+      help: 'Caller speech onset to the clear sent to Twilio, on the caller audio timeline',
       buckets: BARGE_IN_BUCKETS,
       registers: [registry],
     }),

@@ -53,8 +53,13 @@ export class MediaStreamConnection {
   /** When `start` arrived (performance.now): the greeting's latency runs to its first audio sent. */
   #startAt: number | null = null;
   #greetingTimed = false;
-  /** When the caller's current run of speech began (its first voiced frame received); null outside one. */
-  #speechAt: number | null = null;
+  /**
+   * When the latest frame of the caller's current run of speech arrived; null outside one, and once
+   * the run's interruption is timed. Barge-in latency is the run's audio so far plus the time since
+   * that frame: onset on the caller's own audio timeline, so a sender that falls behind (a loaded
+   * load generator) does not count as ours.
+   */
+  #speechFrameAt: number | null = null;
   readonly #detector = new SpeechDetector();
   // One decode buffer per call, reused for every frame: room for the largest payload frames.ts admits.
   readonly #frame = Buffer.allocUnsafe(DEFAULT_FRAME_LIMITS.maxPayloadBytes);
@@ -128,10 +133,11 @@ export class MediaStreamConnection {
     if (++this.#okFrames === FRAMES_PER_METRIC_FLUSH) this.#flushFrameCount();
     const n = decodePayloadInto(payload, this.#frame);
     const event = this.#detector.push(this.#frame, 0, n);
-    if (event === SpeechEvent.Start) this.#speechAt = performance.now();
-    else if (event === SpeechEvent.End) this.#speechAt = null;
-    // A single frame long enough to count as sustained starts and sustains at once.
-    else if (event === SpeechEvent.Sustained) this.#speechAt ??= performance.now();
+    if (event === SpeechEvent.Start || event === SpeechEvent.Sustained)
+      this.#speechFrameAt = performance.now();
+    else if (event === SpeechEvent.End) this.#speechFrameAt = null;
+    else if (this.#speechFrameAt !== null && this.#detector.speechMs > 0)
+      this.#speechFrameAt = performance.now();
     const stt = this.#stt;
     // STT gets Twilio's bytes untouched; the base64 is forwarded as it came when the adapter can.
     if (stt?.pushBase64) stt.pushBase64(payload, n, this.#detector.quiet);
@@ -216,9 +222,11 @@ export class MediaStreamConnection {
         clear: () => {
           const r = pacer.clear();
           // Interrupted by speech (not a key): the contract bounds onset → clear at 1.5 s.
-          if (this.#speechAt !== null) {
-            this.#d.metrics.bargeInLatency.observe((performance.now() - this.#speechAt) / 1000);
-            this.#speechAt = null;
+          const frameAt = this.#speechFrameAt;
+          if (frameAt !== null && this.#detector.speechMs > 0) {
+            const ms = this.#detector.speechMs + (performance.now() - frameAt);
+            this.#d.metrics.bargeInLatency.observe(ms / 1000);
+            this.#speechFrameAt = null;
           }
           return { unplayed: [...r.droppedMarks, ...r.unplayedMarks] };
         },
