@@ -207,7 +207,7 @@ export function pinCpus(pid: number, cpus: string): void {
 }
 
 /** SCHED_RR at `priority` for every thread of a process (threads started later inherit it). */
-export function realtime(pid: number, priority: number): void {
+function realtime(pid: number, priority: number): void {
   execFileSync('chrt', ['--all-tasks', '--rr', '--pid', String(priority), String(pid)], { stdio: 'ignore' });
 }
 
