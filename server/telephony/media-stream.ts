@@ -155,9 +155,10 @@ export class MediaStreamConnection {
     const gotLock = await this.#d.sessions
       .acquireLock(callSid, this.#connId, this.#d.sessionTtlMs)
       .catch((err: unknown) => {
-        // Redis down must not drop a live caller: proceed without the cross-instance guard.
+        // Redis down must not drop a live caller: proceed without the cross-instance guard, but
+        // still refuse a second stream for a call this instance is already streaming.
         this.#log.warn({ err }, 'call lock unavailable; continuing');
-        return true;
+        return !this.#d.registry.isStreaming(callSid);
       });
     if (this.#finished) {
       // `stop` came while the lock was being taken, and finish() left the call alone. With the lock,

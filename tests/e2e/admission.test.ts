@@ -1,4 +1,5 @@
 import type { ChatRequestBody } from '../../server/providers/emulators';
+import { RedisSessionStore } from '../../server/sessions';
 import { signRequest } from '../../server/telephony/signature';
 import { addDays, formatLocalDate, localToUtc } from '../../server/bookings/time';
 import { startStack, TZ, type Stack } from './harness';
@@ -61,6 +62,30 @@ describe('admission, status callback and SMS', () => {
     await say(live, 'yes-confirm');
     await live.stop();
     expect(await finalCall(stack, live.callSid)).toMatchObject({ status: 'completed' });
+  });
+
+  it('with Redis unreachable, a duplicate stream for a call streaming here is still refused', async () => {
+    const live = await stack.dial({ from: '+13125550142' });
+    await agentReply(live, 0);
+    const lock = jest
+      .spyOn(RedisSessionStore.prototype, 'acquireLock')
+      .mockRejectedValue(new Error('connect ECONNREFUSED 127.0.0.1:6379'));
+    try {
+      const duplicate = stack.caller({ from: '+13125550142', callSid: live.callSid });
+      await duplicate.connect({ streamUrl: live.ring?.streamUrl });
+      await duplicate.waitFor((c) => c.closeCode !== undefined, 3000);
+      expect(lock).toHaveBeenCalled();
+      expect(duplicate.closeCode).toBe(1008);
+      expect(duplicate.media).toEqual([]);
+    } finally {
+      lock.mockRestore();
+    }
+    // The live call is untouched: still the one call here, and it goes on.
+    expect((await stack.metrics.activeCalls.get()).values[0]?.value).toBe(1);
+    await say(live, 'yes-confirm');
+    await live.stop();
+    expect(await finalCall(stack, live.callSid)).toMatchObject({ status: 'completed' });
+    await until(async () => (await stack.metrics.activeCalls.get()).values[0]?.value === 0);
   });
 
   it("a status callback that overtakes the stream's stop does not close the record under it", async () => {
