@@ -113,7 +113,10 @@ export class RealtimeTranscriptionEmulator extends StandaloneEmulator {
       return true;
     }
     const api = req.headers['openai-beta'] === 'realtime=v1' ? 'beta' : 'ga';
-    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, url.searchParams.get('intent'), api));
+    const extensions = req.headers['sec-websocket-extensions'];
+    this.#wss.handleUpgrade(req, socket, head, (ws) =>
+      this.#accept(ws, url.searchParams.get('intent'), api, extensions),
+    );
     return true;
   }
 
@@ -123,7 +126,7 @@ export class RealtimeTranscriptionEmulator extends StandaloneEmulator {
     for (const ws of this.#live.keys()) ws.terminate();
   }
 
-  #accept(ws: WebSocket, intent: string | null, api: 'ga' | 'beta'): void {
+  #accept(ws: WebSocket, intent: string | null, api: 'ga' | 'beta', extensions: string | undefined): void {
     this.#connections++;
     const session = new TranscriptionSession(intent, api, {
       index: this.#index,
@@ -142,6 +145,7 @@ export class RealtimeTranscriptionEmulator extends StandaloneEmulator {
         this.#timers.add(t);
       },
     });
+    session.record.offeredExtensions = extensions;
     this.sessions.add(session.record);
     this.#live.set(ws, session);
     ws.on('ping', (data) => {

@@ -19,6 +19,8 @@ export interface SessionRecord {
   chunks: Buffer[];
   transcripts: string[];
   closed: boolean;
+  /** The WebSocket extensions the client offered in its handshake (none: undefined). */
+  offeredExtensions: string | undefined;
 }
 
 export interface SessionHooks {
@@ -68,6 +70,7 @@ export class TranscriptionSession {
       chunks: [],
       transcripts: [],
       closed: false,
+      offeredExtensions: undefined,
     };
     this.#send({
       type: api === 'beta' ? 'transcription_session.created' : 'session.created',

@@ -189,6 +189,10 @@ export class OpenAiSttStream implements SttStream {
     const ws = new WebSocket(this.#s.url, {
       headers: this.#s.headers,
       handshakeTimeout: this.#s.connectTimeoutMs,
+      // ws offers permessage-deflate by default. Accepted, every append (10–25 a second per call)
+      // would go through zlib, which ws runs at most 10 at a time for the whole process: CPU and a
+      // queue on the hot path, for base64 audio that deflates by a quarter at best.
+      perMessageDeflate: false,
     });
     this.#ws = ws;
     ws.on('message', (data) => this.#onMessage(ws, data));

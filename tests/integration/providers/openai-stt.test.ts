@@ -214,6 +214,13 @@ describe('OpenAiStt against the realtime transcription emulator', () => {
     expect([...starts].sort((a, b) => a - b)).toEqual(starts);
   });
 
+  it('does not offer permessage-deflate: appends are never compressed', async () => {
+    await connect();
+    const session = emu.sessions.all.at(-1);
+    expect(session).toBeDefined();
+    expect(session?.offeredExtensions).toBeUndefined();
+  });
+
   it('speaks the beta dialect when asked (OpenAI-Beta header, g711_ulaw)', async () => {
     const { stream, events } = await connect({ api: 'beta' });
     await speak(stream, Buffer.concat([loadFixture('hours'), silence(700)]), []);
