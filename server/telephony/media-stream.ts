@@ -54,12 +54,12 @@ export class MediaStreamConnection {
   #startAt: number | null = null;
   #greetingTimed = false;
   /**
-   * When the latest frame of the caller's current run of speech arrived; null outside one, and once
-   * the run's interruption is timed. Barge-in latency is the run's audio so far plus the time since
-   * that frame: onset on the caller's own audio timeline, so a sender that falls behind (a loaded
-   * load generator) does not count as ours.
+   * When the latest frame of the caller's current run of speech arrived. Barge-in latency is the
+   * run's audio so far plus the time since that frame: onset on the caller's own audio timeline, so
+   * a sender that falls behind (a loaded load generator) does not count as ours. Once per run.
    */
-  #speechFrameAt: number | null = null;
+  #speechFrameAt = 0;
+  #runTimed = false;
   readonly #detector = new SpeechDetector();
   // One decode buffer per call, reused for every frame: room for the largest payload frames.ts admits.
   readonly #frame = Buffer.allocUnsafe(DEFAULT_FRAME_LIMITS.maxPayloadBytes);
@@ -133,11 +133,8 @@ export class MediaStreamConnection {
     if (++this.#okFrames === FRAMES_PER_METRIC_FLUSH) this.#flushFrameCount();
     const n = decodePayloadInto(payload, this.#frame);
     const event = this.#detector.push(this.#frame, 0, n);
-    if (event === SpeechEvent.Start || event === SpeechEvent.Sustained)
-      this.#speechFrameAt = performance.now();
-    else if (event === SpeechEvent.End) this.#speechFrameAt = null;
-    else if (this.#speechFrameAt !== null && this.#detector.speechMs > 0)
-      this.#speechFrameAt = performance.now();
+    if (this.#detector.speechMs > 0) this.#speechFrameAt = performance.now();
+    else if (event === SpeechEvent.End) this.#runTimed = false;
     const stt = this.#stt;
     // STT gets Twilio's bytes untouched; the base64 is forwarded as it came when the adapter can.
     if (stt?.pushBase64) stt.pushBase64(payload, n, this.#detector.quiet);
@@ -223,11 +220,10 @@ export class MediaStreamConnection {
         clear: () => {
           const r = pacer.clear();
           // Interrupted by speech (not a key): the contract bounds onset → clear at 1.5 s.
-          const frameAt = this.#speechFrameAt;
-          if (frameAt !== null && this.#detector.speechMs > 0) {
-            const ms = this.#detector.speechMs + (performance.now() - frameAt);
-            this.#d.metrics.bargeInLatency.observe(ms / 1000);
-            this.#speechFrameAt = null;
+          const runMs = this.#detector.speechMs;
+          if (runMs > 0 && !this.#runTimed) {
+            this.#runTimed = true;
+            this.#d.metrics.bargeInLatency.observe((runMs + performance.now() - this.#speechFrameAt) / 1000);
           }
           return { unplayed: [...r.droppedMarks, ...r.unplayedMarks] };
         },
