@@ -37,7 +37,7 @@ export const METHOD = {
   greetingServer:
     "Server-side: bayline_greeting_seconds (`start` received → first greeting audio written to the socket) between the scrapes before and after the run, every call; percentiles are bucket upper edges (1, 2, 5, 10, 20, 50 ms …). The budget line uses it when the server is local: the callers' figure also holds their own event-loop lag, which is large when they are starved.",
   jitter:
-    "Server-side, every frame of every call's OutboundPacer in the metrics window: lateness = send time − due time (due = when the lead would fall to 120 ms, on the 20 ms tick grid), from a process-wide 0.1 ms histogram (percentiles are bucket upper edges). Late = more than 60 ms. Caller playback underruns replay Twilio's buffer from arrival times.",
+    "Server-side, every frame of every call's OutboundPacer in the metrics window: lateness = send time − due time (send time = that pacer's own turn in the tick, so hundreds of sends in one tick are each timed; due = when the audio Twilio holds would fall to the pacer's 180 ms lead, on the 20 ms tick grid), from a process-wide 0.1 ms histogram (percentiles are bucket upper edges). Late = more than 60 ms. Caller playback underruns replay Twilio's buffer from arrival times.",
   cpu: 'Server process utime+stime from /proc/<pid>/stat over the metrics window; per call = CPU s / calls; per call-second = CPU ms / (calls × window s).',
   rss: 'Server VmRSS from /proc/<pid>/status sampled each second; per call = (max RSS in the window − idle RSS) / calls. Idle = after warm-up calls, before the run.',
   errors:

@@ -117,7 +117,8 @@ export class FrameTicker {
     this.inTick = true;
     for (const member of this.members) {
       try {
-        member.onTick(now, idealNow);
+        // Each member's own send time: hundreds of sends in one tick spread over milliseconds.
+        member.onTick(this.clock.now(), idealNow);
       } catch (err) {
         this.members.delete(member);
         try {

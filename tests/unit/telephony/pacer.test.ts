@@ -343,6 +343,22 @@ describe('FrameTicker', () => {
     expect(ticker.stats.missedTicks).toBe(4);
   });
 
+  it('hands each member the time of its own turn in the tick', () => {
+    const clock = new FakeClock(0);
+    const ticker = new FrameTicker({ clock });
+    const seen: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      ticker.add({
+        onTick: (now) => {
+          seen.push(now);
+          clock.stall(1.5); // each member's sends take time
+        },
+      });
+    }
+    clock.advance(20);
+    expect(seen).toEqual([20, 21.5, 23]);
+  });
+
   it('drops a member that throws and keeps ticking the others', () => {
     const clock = new FakeClock(0);
     const errors: unknown[] = [];
