@@ -15,6 +15,7 @@ import {
 } from './frames';
 import { SpeechDetector, SpeechEvent } from './mulaw';
 import { OutboundPacer } from './pacer';
+import { sharedTicker } from './ticker';
 import { transferTwiml } from './twiml';
 import type { PreparedCall } from './call-registry';
 import type { VoiceDeps } from './voice-deps';
@@ -61,6 +62,8 @@ export class MediaStreamConnection {
   #speechFrameAt = 0;
   #runTimed = false;
   readonly #detector = new SpeechDetector();
+  /** The pacers' ticker (the shared one, as the pacer is given none), polled between messages. */
+  readonly #ticker = sharedTicker();
   // One decode buffer per call, reused for every frame: room for the largest payload frames.ts admits.
   readonly #frame = Buffer.allocUnsafe(DEFAULT_FRAME_LIMITS.maxPayloadBytes);
   readonly #counters: Record<'ok' | 'early' | 'invalid' | 'unknown', { inc(n?: number): void }>;
@@ -90,6 +93,8 @@ export class MediaStreamConnection {
   }
 
   #onMessage(data: Buffer, isBinary: boolean): void {
+    // Outbound frames due now go before this message's work, not after the whole batch of reads.
+    this.#ticker.poll();
     const frame = parseInboundFrame(data, isBinary);
     if (isFrameError(frame)) {
       this.#d.metrics.mediaFrames.inc({

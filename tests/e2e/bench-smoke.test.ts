@@ -63,6 +63,7 @@ describe('npm run bench (smoke)', () => {
       'frame in: base64 decode (Buffer.from)',
       'frame in: SpeechDetector.push',
       'frame in: STT append message (re-encode)',
+      'frame in: ticker poll (nothing due)',
       'frame in: whole path (as media-stream.ts)',
       'frame out: OutboundEncoder.media',
       'frame out: pacer tick + encode (per frame)',

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startStack, type Stack } from './harness';
+import { FrameTicker, sharedTicker } from '../../server/telephony/ticker';
 import { DEFAULT_FIXTURES_DIR } from '../support/audio-fixtures';
 
 let stack: Stack;
@@ -50,6 +51,25 @@ describe('ring and greeting', () => {
     const ttl = await stack.tr.redis.ttl(`${stack.tr.prefix}call:{${caller.callSid}}`);
     expect(ttl).toBeGreaterThan(3500);
     await caller.stop();
+  });
+
+  it('the media socket gives due outbound frames their turn before each caller frame it handles', async () => {
+    // A burst of reads is handled in one go before timers run; polling the pacers' ticker per
+    // message lets a due tick go out in the middle of it.
+    const poll = jest.spyOn(FrameTicker.prototype, 'poll');
+    try {
+      const caller = await stack.dial({ from: '+13125550199' });
+      await caller.waitFor((c) => c.media.length > 0, 3000);
+      const polled = () => poll.mock.contexts.filter((t) => t === sharedTicker()).length;
+      const before = polled();
+      await caller.silence(400); // 20 frames, some of them still on their way when this resolves
+      const deadline = Date.now() + 3000;
+      while (polled() - before < 20 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect(polled() - before).toBeGreaterThanOrEqual(20);
+      await caller.stop();
+    } finally {
+      poll.mockRestore();
+    }
   });
 
   it('caller audio reaches speech-to-text byte for byte as Twilio sent it (mu-law, untranscoded)', async () => {

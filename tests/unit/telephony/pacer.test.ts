@@ -343,6 +343,45 @@ describe('FrameTicker', () => {
     expect(ticker.stats.missedTicks).toBe(4);
   });
 
+  it('poll runs a tick whose grid time has passed, once, and keeps the grid', () => {
+    const clock = new FakeClock(0);
+    const ticker = new FrameTicker({ clock });
+    const ticks: { now: number; ideal: number }[] = [];
+    ticker.add({ onTick: (now, ideal) => void ticks.push({ now, ideal }) });
+    clock.stall(19.5);
+    ticker.poll(); // not yet due
+    expect(ticks).toEqual([]);
+    clock.stall(0.7); // a burst of socket reads is running: the timer cannot fire
+    ticker.poll();
+    expect(ticks).toEqual([{ now: 20.2, ideal: 20 }]);
+    ticker.poll(); // the next tick is 20 ms away
+    expect(ticks).toHaveLength(1);
+    expect(clock.pendingTimers).toBe(1);
+    clock.advance(19.8); // the timer fires for 40 and nothing fires twice
+    expect(ticks.map((t) => t.ideal)).toEqual([20, 40]);
+    expect(ticker.stats.missedTicks).toBe(0);
+    ticker.close();
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('poll does nothing while stopped or from inside a tick', () => {
+    const clock = new FakeClock(0);
+    const ticker = new FrameTicker({ clock });
+    clock.stall(100);
+    ticker.poll(); // nothing registered: no timer, no tick
+    expect(clock.pendingTimers).toBe(0);
+    let ticks = 0;
+    ticker.add({
+      onTick: () => {
+        ticks++;
+        clock.stall(25); // a slow member; polling from inside must not re-enter
+        ticker.poll();
+      },
+    });
+    clock.advance(20);
+    expect(ticks).toBe(1);
+  });
+
   it('hands each member the time of its own turn in the tick', () => {
     const clock = new FakeClock(0);
     const ticker = new FrameTicker({ clock });
