@@ -4,6 +4,7 @@
  * in on it), until its turn count or the run's hang-up time. Everything it waits for has a timeout.
  */
 import { FRAME_BYTES, FRAME_MS, MULAW_SILENCE } from '../server/telephony/mulaw';
+import type { LatenessTotals } from '../server/telephony/pacer';
 import { FrameTicker } from '../server/telephony/ticker';
 import { frameRms } from '../server/providers/emulators/fixture-index';
 import { loadFixture } from '../tests/support/audio-fixtures';
@@ -88,6 +89,12 @@ export interface CallContext {
   readonly fixtures: readonly FixtureTiming[];
   readonly random: () => number;
   readonly bargeIn: number;
+  /**
+   * Every frame the callers send: how far behind its place on the media timeline it went out.
+   * Twilio sends in real time; a generator that falls behind sends fewer, burstier frames, and the
+   * server's figures then describe a lighter load than N callers. Late = more than one frame (20 ms).
+   */
+  readonly sendLag?: LatenessTotals;
 }
 
 export interface CallPlan {
@@ -131,6 +138,7 @@ export async function runCall(ctx: CallContext, plan: CallPlan): Promise<CallRes
     ticker: new FrameTicker(),
     // The generator shares the server's cores: it skips the mask XOR (the server's work is the same).
     zeroMask: true,
+    onFrameSent: ctx.sendLag && ((lagMs) => ctx.sendLag?.add(lagMs, lagMs > FRAME_MS)),
   });
   const r: CallResult = {
     callSid: caller.callSid,

@@ -147,6 +147,11 @@ export interface Report {
     cpuCores: number | null;
     rssMb: number | null;
     loopDelayP99Ms: number;
+    /**
+     * The callers' frames in the window: send time − place on the media timeline (ms, capped at
+     * 100), and the share sent more than one frame (20 ms) late. Null when nothing was sent.
+     */
+    sendLagMs: { frames: number; p50: number; p99: number; capped: boolean; latePct: number } | null;
     /** How late a 100 ms timer fires in the emulators' processes (the emulated latencies are such timers). */
     timerLatenessMs: Dist | null;
     /** The same per process: `transcription`, `http` (model, TTS, REST); with --url, `loadgen`. */
@@ -175,6 +180,11 @@ export interface Report {
   /** [seconds since the run started, caller-side e2e overhead ms] per answered turn. */
   turnTimeline: Array<[number, number]>;
   budget: BudgetLine[];
+  /**
+   * The callers kept real time (their frames' send lag p99 ≤ 20 ms): the budget lines describe N
+   * real callers' load. False: the load generator fell behind, the load was lighter and burstier.
+   */
+  realTimeLoad: boolean | null;
   samples: Array<{
     t: number;
     serverCpuS: number | null;
@@ -266,6 +276,12 @@ export function formatReport(r: Report): string {
     `${f(r.loadgen.cpuCores, 2)} / ${f(r.loadgen.loopDelayP99Ms)} ms`,
   );
   row(
+    "callers' frames sent late p50 / p99 (ms)",
+    r.loadgen.sendLagMs
+      ? `${f(r.loadgen.sendLagMs.p50)} / ${f(r.loadgen.sendLagMs.p99)}${r.loadgen.sendLagMs.capped ? ' (capped: ≥ 100 ms)' : ''}, ${f(r.loadgen.sendLagMs.latePct, 1)} % more than 20 ms`
+      : '—',
+  );
+  row(
     'emulated latencies late by p50 / p99 (ms)',
     Object.entries(r.loadgen.timerLatenessByProcessMs)
       .map(([role, d]) => `${role} ${f(d?.p50)} / ${f(d?.p99)}`)
@@ -311,6 +327,13 @@ export function formatReport(r: Report): string {
     row(
       b.name,
       `${b.value.padEnd(14)} target ${b.target.padEnd(10)} ${b.ok === null ? 'n/a' : b.ok ? 'ok' : 'MISSED'}`,
+    );
+  if (r.realTimeLoad !== null)
+    lines.push(
+      r.realTimeLoad
+        ? '  load: real time (the callers sent their frames on time, p99 ≤ 20 ms)'
+        : '  load: NOT real time: the callers fell behind their media timelines (p99 > 20 ms), so the\n' +
+            `  server carried fewer, burstier frames than ${r.calls.planned} real callers send; read the lines above as such`,
     );
   lines.push('');
   lines.push(`  report ${r.complete ? 'complete' : 'INCOMPLETE'}, ${r.errorFree ? 'no errors' : 'ERRORS'}`);

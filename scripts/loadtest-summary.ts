@@ -5,6 +5,7 @@
  */
 import os from 'node:os';
 import type { TurnLatency } from '../server/conversation/ports';
+import { FRAME_MS } from '../server/telephony/mulaw';
 import { LatenessTotals } from '../server/telephony/pacer';
 import type { CallResult } from './loadtest-caller';
 import type { LoadtestOptions } from './loadtest-options';
@@ -12,6 +13,7 @@ import {
   histogramQuantiles,
   machineInfo,
   type BucketQuantiles,
+  type LatenessSnapshot,
   metricSum,
   procRssBytes,
   topProcesses,
@@ -40,12 +42,16 @@ export const METHOD = {
     "Server-side, every frame of every call's OutboundPacer in the metrics window: lateness = send time − due time (send time = that pacer's own turn in the tick, so hundreds of sends in one tick are each timed; due = when the audio Twilio holds would fall to the pacer's 180 ms lead, on the 20 ms tick grid), from a process-wide 0.1 ms histogram (percentiles are bucket upper edges). Late = more than 60 ms. Caller playback underruns replay Twilio's buffer from arrival times.",
   cpu: 'Server process utime+stime from /proc/<pid>/stat over the metrics window; per call = CPU s / calls; per call-second = CPU ms / (calls × window s).',
   rss: 'Server VmRSS from /proc/<pid>/status sampled each second; per call = (max RSS in the window − idle RSS) / calls. Idle = after warm-up calls, before the run.',
+  callerSendLag:
+    "Load generator: every inbound frame the callers sent in the metrics window, send time − its place on the call's media timeline (stream start + 20 ms × frame number), in 0.1 ms buckets up to 100 ms. Twilio sends in real time. When the callers are short of CPU they fall behind and catch up in bursts, and the server then carries a lighter, burstier load than N real callers: the run counts as real-time load when p99 ≤ 20 ms (one frame).",
   errors:
     'Failed rings/upgrades, greetings or replies that never came, protocol errors seen by the caller, calls the server closed (dropped), server log lines at error level, bayline_provider_errors_total increase, server exit.',
 } as const;
 
 export interface Point {
   t: number;
+  /** The callers' send lag so far (process-wide histogram of this load generator). */
+  callerSendLag: LatenessSnapshot | null;
   serverCpu: number | null;
   serverSys: number | null;
   serverIo: { reads: number; writes: number } | null;
@@ -165,6 +171,10 @@ export function buildReport(c: Collected): Report {
   const lat = b?.probe
     ? latenessBetween(a?.probe?.lateness, b.probe.lateness, LatenessTotals.BUCKET_MS)
     : null;
+  const sendLag =
+    a?.callerSendLag && b?.callerSendLag
+      ? latenessBetween(a.callerSendLag, b.callerSendLag, LatenessTotals.BUCKET_MS)
+      : null;
   const missedTicks = b?.probe && a?.probe ? b.probe.ticker.missedTicks - a.probe.ticker.missedTicks : null;
 
   const turnOverheadMs = dist(overhead);
@@ -325,6 +335,16 @@ export function buildReport(c: Collected): Report {
       cpuCores: round(loadgenCpu !== null && windowS ? loadgenCpu / windowS : null),
       rssMb: round((procRssBytes('self') ?? NaN) / MB, 1),
       loopDelayP99Ms: round(c.loopP99) as number,
+      sendLagMs:
+        sendLag && sendLag.frames > 0
+          ? {
+              frames: sendLag.frames,
+              p50: Math.min(sendLag.p50, JITTER_CAP_MS),
+              p99: Math.min(sendLag.p99, JITTER_CAP_MS),
+              capped: sendLag.p99 > JITTER_CAP_MS,
+              latePct: round((100 * sendLag.lateFrames) / sendLag.frames, 1) as number,
+            }
+          : null,
       timerLatenessMs: dist(Object.values(c.timerLateness).flat()),
       timerLatenessByProcessMs: Object.fromEntries(
         Object.entries(c.timerLateness).map(([role, late]) => [role, dist(late)]),
@@ -364,6 +384,7 @@ export function buildReport(c: Collected): Report {
       ])
       .sort((x, y) => x[0] - y[0]),
     budget,
+    realTimeLoad: sendLag && sendLag.frames > 0 ? sendLag.p99 <= FRAME_MS : null,
     samples: c.samples,
     complete,
     errorFree: errorCount === 0 && dropped === 0,

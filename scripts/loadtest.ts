@@ -7,6 +7,7 @@
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { LatenessTotals } from '../server/telephony/pacer';
 import { fixtureTimings, runCall, type CallContext, type CallResult } from './loadtest-caller';
 import { USAGE, optionWarnings, parseOptions, rng, type LoadtestOptions } from './loadtest-options';
 import {
@@ -29,12 +30,16 @@ const MB = 2 ** 20;
 const WINDOW_END_BEFORE_HANGUP_MS = 1500;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** How late the callers' frames went out, on their media timelines (0.1 ms buckets up to 100 ms). */
+const callerSendLag = new LatenessTotals();
+
 async function point(
   target: Target,
   probe: { gc?: boolean; resetLoopDelay?: boolean } | null,
 ): Promise<Point> {
   return {
     t: performance.now(),
+    callerSendLag: callerSendLag.snapshot(),
     serverCpu: target.serverPid ? procCpuSeconds(target.serverPid) : null,
     serverSys: target.serverPid ? (procCpuTimes(target.serverPid)?.system ?? null) : null,
     serverIo: target.serverPid ? procSyscalls(target.serverPid) : null,
@@ -86,6 +91,7 @@ export async function runLoadtest(opts: LoadtestOptions, progress: (line: string
       fixtures,
       random: rng(opts.seed * 100_003 + i),
       bargeIn: opts.bargeIn,
+      sendLag: callerSendLag,
     });
 
     if (opts.warmupCalls > 0) {

@@ -130,6 +130,16 @@ describe('npm run loadtest (smoke)', () => {
       expect(Object.keys(report.loadgen.timerLatenessByProcessMs).sort()).toEqual(['http', 'transcription']);
       isDist(report.loadgen.timerLatenessByProcessMs.http, 1);
       isDist(report.loadgen.timerLatenessByProcessMs.transcription, 1);
+      // Every frame the callers sent in the window, timed against its media timeline (50 a second
+      // per call; callers that fell behind catch up, so the count stays near real time).
+      const lag = report.loadgen.sendLagMs;
+      const expected = 3 * 50 * report.window.seconds;
+      expect(lag?.frames).toBeGreaterThan(0.5 * expected);
+      expect(lag?.frames).toBeLessThanOrEqual(1.1 * expected + 150);
+      expect(lag?.p99).toBeGreaterThanOrEqual(lag?.p50 ?? Infinity);
+      expect(report.realTimeLoad).toBe((lag?.p99 ?? Infinity) <= 20);
+      expect(stdout).toMatch(/callers' frames sent late p50 \/ p99 \(ms\)\s+[\d.]+ \/ [\d.]+/);
+      expect(stdout).toMatch(/^ {2}load: (real time|NOT real time)/m);
       expect(report.options).toMatchObject({ serverCpus: String(os.cpus().length - 1), loadgenCpus: '0' });
       expect(Object.keys(report.method)).toEqual(
         expect.arrayContaining([
@@ -137,6 +147,7 @@ describe('npm run loadtest (smoke)', () => {
           'e2eTurnOverhead',
           'greeting',
           'jitter',
+          'callerSendLag',
           'cpu',
           'rss',
           'errors',

@@ -19,6 +19,9 @@ export interface Utterance {
 /** One inbound frame: base64 payload plus Twilio's `chunk` and `timestamp` strings. */
 export type EmitFrame = (payload: string, chunk: string, timestamp: string) => void;
 
+/** After each frame: how far behind its place on the media timeline it went out (ms, ≥ 0). */
+export type OnFrameSent = (lagMs: number) => void;
+
 interface Queued {
   readonly audio: Buffer;
   offset: number;
@@ -39,6 +42,7 @@ export class CallerMic implements Tickable {
     private readonly ticker: FrameTicker,
     private readonly continuous: boolean,
     private readonly emit: EmitFrame,
+    private readonly onSent?: OnFrameSent,
   ) {}
 
   start(): void {
@@ -101,6 +105,7 @@ export class CallerMic implements Tickable {
     }
     this.chunk++;
     this.emit(payload, String(this.chunk), String(Math.round(this.nextFrameAt - this.startAt)));
+    this.onSent?.(now - this.nextFrameAt);
     return true;
   }
 }

@@ -12,7 +12,7 @@ import { FRAME_BYTES, FRAME_MS, MULAW_SILENCE, mulawToWav } from '../../server/t
 import { signRequest } from '../../server/telephony/signature';
 import { sharedTicker, type FrameTicker } from '../../server/telephony/ticker';
 import { DEFAULT_FIXTURES_DIR, loadFixture } from './audio-fixtures';
-import { CallerMic, type Utterance } from './caller-mic';
+import { CallerMic, type OnFrameSent, type Utterance } from './caller-mic';
 import { classifyServerMessage } from './twilio-inbound';
 import { TwilioPlayback } from './twilio-playback';
 import { postSignedWebhook, socketUrl, type RingResult } from './twilio-webhook';
@@ -43,6 +43,8 @@ export interface TwilioCallerOptions {
    * the same either way). The load test's callers then skip a copy and an XOR per frame.
    */
   readonly zeroMask?: boolean;
+  /** Called after each inbound frame with how late it went out on its media timeline (ms). */
+  readonly onFrameSent?: OnFrameSent;
 }
 
 export interface ReceivedMedia {
@@ -101,10 +103,14 @@ export class TwilioCaller {
     });
     // What JSON.stringify writes for Twilio's media message (digits, base64 and a hex SID need no
     // escaping), without building and walking an object 50 times a second per caller.
-    this.mic = new CallerMic(this.ticker, opts.continuous ?? true, (payload, chunk, timestamp) =>
-      this.sendText(
-        `{"event":"media","sequenceNumber":"${this.nextSeq()}","media":{"track":"inbound","chunk":"${chunk}","timestamp":"${timestamp}","payload":"${payload}"},"streamSid":"${this.streamSid}"}`,
-      ),
+    this.mic = new CallerMic(
+      this.ticker,
+      opts.continuous ?? true,
+      (payload, chunk, timestamp) =>
+        this.sendText(
+          `{"event":"media","sequenceNumber":"${this.nextSeq()}","media":{"track":"inbound","chunk":"${chunk}","timestamp":"${timestamp}","payload":"${payload}"},"streamSid":"${this.streamSid}"}`,
+        ),
+      opts.onFrameSent,
     );
   }
 
