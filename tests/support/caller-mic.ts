@@ -72,8 +72,12 @@ export class CallerMic implements Tickable {
     for (const q of this.queue.splice(0)) q.done();
   }
 
-  onTick(now: number): void {
-    while (this.live && this.nextFrameAt <= now) {
+  onTick(now: number, idealNow: number = now): void {
+    // Timers fire up to ~1 ms before their grid time (libuv counts whole milliseconds): judged by
+    // that early `now`, the frame due at this grid point would wait a whole tick and then go out
+    // with the next one, a pair every so often where Twilio sends one frame every 20 ms.
+    const due = Math.max(now, idealNow);
+    while (this.live && this.nextFrameAt <= due) {
       if (!this.sendFrame(now)) {
         this.ticker.remove(this);
         return;
@@ -105,7 +109,7 @@ export class CallerMic implements Tickable {
     }
     this.chunk++;
     this.emit(payload, String(this.chunk), String(Math.round(this.nextFrameAt - this.startAt)));
-    this.onSent?.(now - this.nextFrameAt);
+    this.onSent?.(Math.max(0, now - this.nextFrameAt));
     return true;
   }
 }

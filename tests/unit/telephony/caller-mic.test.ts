@@ -45,4 +45,18 @@ describe('CallerMic send lag', () => {
     expect(lags).toEqual([50, 30, 10]);
     m.stop();
   });
+
+  it('sends the frame of a tick whose timer fired just before its grid time, as Twilio would', () => {
+    const { sent, lags, mic: m } = mic();
+    m.start();
+    // libuv fires timers up to ~1 ms early: the tick stands for 20 ms but runs at 19.4 ms.
+    m.onTick(1019.4, 1020);
+    expect(sent).toEqual(['0', '20']);
+    expect(lags.map((l) => Math.round(l * 10) / 10)).toEqual([19.4, 0]);
+    m.onTick(1039.5, 1040);
+    m.onTick(1059.9, 1060);
+    expect(sent).toEqual(['0', '20', '40', '60']);
+    expect(lags.slice(2)).toEqual([0, 0]);
+    m.stop();
+  });
 });
