@@ -35,12 +35,17 @@ export interface LoadtestOptions {
   /** CPU list for the server process (taskset -c syntax), and for this process (the load generator). */
   readonly serverCpus: string | undefined;
   /**
-   * Real-time round-robin priority (1–98) for the server's threads, as media servers run (chrt -r);
-   * its event-loop thread gets one more once it is up.
+   * Real-time round-robin priority (1–97) for the server's threads, as media servers run (chrt -r);
+   * its event-loop thread runs one step above them and the callers (`serverLoopRt`) once it is up.
    */
   readonly serverRt: number | undefined;
   /** The same for the provider emulators' processes: real providers are other machines, on time. */
   readonly emulatorsRt: number | undefined;
+  /**
+   * The same for the callers (this process): Twilio is other machines and sends in real time. The
+   * server's event loop runs above them (`serverLoopRt`).
+   */
+  readonly callersRt: number | undefined;
   readonly loadgenCpus: string | undefined;
   /** Copy the server's stdout/stderr here. */
   readonly serverLog: string | undefined;
@@ -71,16 +76,22 @@ const HELP = `npm run loadtest -- --calls N --seconds S [options]
   --server-nice N      run the server at this nice value (e.g. -10: it wins the CPU over the load
                        generator and other work, roughly as on a machine of its own)
   --server-cpus LIST   pin the server to these CPUs (taskset list, e.g. 1)
-  --server-rt PRIO     run the server's threads at real-time round-robin priority PRIO (1-98, needs
+  --server-rt PRIO     run the server's threads at real-time round-robin priority PRIO (1-97, needs
                        root or CAP_SYS_NICE), as Asterisk and FreeSWITCH run media: nothing else on
-                       its CPU can delay a due frame. Its event-loop thread gets PRIO+1 once it is
-                       up, so V8's GC and compiler threads cannot hold a CPU it needs
+                       its CPU can delay a due frame. Its event-loop thread runs one step above
+                       them (and above --callers-rt) once it is up, so V8's GC and compiler threads
+                       cannot hold a CPU it needs
+  --callers-rt PRIO    the same for the callers (this process): Twilio is other machines and sends
+                       in real time. Above --server-rt they run while the server's GC threads would
+                       hold both CPUs; its event loop still runs first (see docs/performance.md:
+                       on two shared cores that costs the server's turn-overhead tail)
   --emulators-rt PRIO  the same for the provider emulators' processes: real providers are other
                        machines, so their latencies should not wait behind this machine's work.
-                       Give them a higher PRIO than the server: the server's GC threads share its
-                       priority and can take both CPUs, and the wait would count as turn overhead
+                       Give them a higher PRIO than the server's event loop: its GC threads can take
+                       both CPUs, and the wait would count as turn overhead
   --server-first       --server-rt 20 --emulators-rt 30 (unless given): the server as on a machine
-                       of its own, its providers on time, the callers get what is left
+                       of its own, its providers on time, the callers get what is left (the report
+                       says whether they still sent in real time)
   --loadgen-cpus LIST  pin the load generator (this process) to these CPUs (e.g. 0), so the two
                        do not preempt each other: the server has a core of its own
   --url URL            target a running server (demo mode) instead of starting one
@@ -139,7 +150,8 @@ export function parseOptions(args: string[]): LoadtestOptions | 'help' {
     serverArgs: (str(args, '--server-args', true) ?? '').split(/\s+/).filter(Boolean),
     serverLog: str(args, '--server-log'),
     serverNice: num(args, '--server-nice', -20, 19),
-    serverRt: num(args, '--server-rt', 1, 98) ?? (serverFirst ? SERVER_FIRST.serverRt : undefined),
+    serverRt: num(args, '--server-rt', 1, 97) ?? (serverFirst ? SERVER_FIRST.serverRt : undefined),
+    callersRt: num(args, '--callers-rt', 1, 97),
     emulatorsRt: num(args, '--emulators-rt', 1, 99) ?? (serverFirst ? SERVER_FIRST.emulatorsRt : undefined),
     serverCpus: cpuList(str(args, '--server-cpus'), '--server-cpus'),
     loadgenCpus: cpuList(str(args, '--loadgen-cpus'), '--loadgen-cpus'),
@@ -156,6 +168,12 @@ export const USAGE = HELP;
 /** What --server-first sets: the emulators above the server, the server above the callers. */
 export const SERVER_FIRST = { serverRt: 20, emulatorsRt: 30 } as const;
 
+/** The server's event loop: one step above its other threads, and above the callers when they are real-time. */
+export function serverLoopRt(opts: Pick<LoadtestOptions, 'serverRt' | 'callersRt'>): number | undefined {
+  if (opts.serverRt === undefined) return undefined;
+  return Math.max(opts.serverRt, opts.callersRt ?? 0) + 1;
+}
+
 /**
  * Settings that make the report measure the machine rather than the server. With the server at
  * real-time priority and the emulators not above it, V8's GC threads of the server (they share its
@@ -163,15 +181,26 @@ export const SERVER_FIRST = { serverRt: 20, emulatorsRt: 30 } as const;
  * late at p99, and turn overhead p99 was 44–53 ms instead of 14.5–18 ms.
  */
 export function optionWarnings(opts: LoadtestOptions): string[] {
-  if (opts.url !== undefined || opts.serverRt === undefined) return [];
+  if (opts.url !== undefined) return [];
+  const warnings: string[] = [];
+  const loop = serverLoopRt(opts);
+  if (opts.callersRt !== undefined && loop === undefined)
+    warnings.push(
+      `the callers run at real-time priority ${opts.callersRt} above a server at normal priority: ` +
+        'they preempt it whenever they have work (add --server-rt, or use --server-first)',
+    );
   // Above the server's event-loop thread, which runs one step above its other threads.
-  const above = opts.serverRt + 1;
-  if (opts.emulatorsRt !== undefined && opts.emulatorsRt > above) return [];
-  return [
-    `the emulators do not run above the server's real-time priority (${opts.serverRt}, its event loop ` +
-      `${above}): its threads can delay their replies, and the delay counts as turn overhead (use ` +
-      `--server-first, or --emulators-rt above ${above})`,
-  ];
+  if (
+    opts.serverRt !== undefined &&
+    loop !== undefined &&
+    !(opts.emulatorsRt !== undefined && opts.emulatorsRt > loop)
+  )
+    warnings.push(
+      `the emulators do not run above the server's real-time priority (${opts.serverRt}, its event loop ` +
+        `${loop}): its threads can delay their replies, and the delay counts as turn overhead (use ` +
+        `--server-first, or --emulators-rt above ${loop})`,
+    );
+  return warnings;
 }
 
 function cpuList(value: string | undefined, flag: string): string | undefined {

@@ -23,7 +23,7 @@ import { migrate } from '../server/platform/migrate';
 import { seedDemo } from '../server/platform/seed';
 import type { TurnLatency } from '../server/conversation/ports';
 import type { EmulatorMessage, EmulatorSettings } from './loadtest-emulators';
-import type { LoadtestOptions } from './loadtest-options';
+import { serverLoopRt, type LoadtestOptions } from './loadtest-options';
 import { ProbeClient } from './loadtest-probe';
 
 export interface ServerLog {
@@ -207,19 +207,19 @@ export function pinCpus(pid: number, cpus: string): void {
 }
 
 /** SCHED_RR at `priority` for every thread of a process (threads started later inherit it). */
-function realtime(pid: number, priority: number): void {
+export function realtime(pid: number, priority: number): void {
   execFileSync('chrt', ['--all-tasks', '--rr', '--pid', String(priority), String(pid)], { stdio: 'ignore' });
 }
 
 /**
- * The event loop's thread (its tid is the pid) one real-time step above the process's other threads.
+ * The event loop's thread (its tid is the pid) at `priority`, above the process's other threads.
  * At the same priority, a V8 marking or compiler thread that holds a CPU keeps it for the whole
  * 100 ms round-robin slice while the event loop waits to run (2026-11-24, 200 calls, four interleaved
  * pairs: turn overhead p99 9.1–46.5 → 9.1–11.3 ms, jitter p99 1.7–7.9 → 1.7–2.6 ms). Threads
  * started before this keep `priority`.
  */
-export function mainThreadAbove(pid: number, priority: number): void {
-  execFileSync('chrt', ['--rr', '--pid', String(priority + 1), String(pid)], { stdio: 'ignore' });
+export function mainThreadAt(pid: number, priority: number): void {
+  execFileSync('chrt', ['--rr', '--pid', String(priority), String(pid)], { stdio: 'ignore' });
 }
 
 async function freePort(): Promise<number> {
@@ -247,7 +247,10 @@ async function stopChild(child: ChildProcess): Promise<void> {
 export async function startServer(
   serverJs: string,
   env: (port: number) => NodeJS.ProcessEnv,
-  opts: Pick<LoadtestOptions, 'serverArgs' | 'serverNice' | 'serverCpus' | 'serverRt' | 'serverLog'>,
+  opts: Pick<
+    LoadtestOptions,
+    'serverArgs' | 'serverNice' | 'serverCpus' | 'serverRt' | 'callersRt' | 'serverLog'
+  >,
   progress: (s: string) => void,
   pickPort: () => Promise<number> = freePort,
 ): Promise<{ child: ChildProcess; baseUrl: string; log: ServerLog }> {
@@ -274,7 +277,8 @@ export async function startServer(
     }
     try {
       await waitReady(baseUrl, child, log, 60_000);
-      if (opts.serverRt !== undefined && child.pid !== undefined) mainThreadAbove(child.pid, opts.serverRt);
+      const loopRt = serverLoopRt(opts);
+      if (loopRt !== undefined && child.pid !== undefined) mainThreadAt(child.pid, loopRt);
       return { child, baseUrl, log };
     } catch (err) {
       await stopChild(child);

@@ -23,7 +23,7 @@ import {
 } from './loadtest-probe';
 import { formatReport, type Report } from './loadtest-report';
 import { buildReport, round, type Point } from './loadtest-summary';
-import { pinCpus, startLocalTarget, urlTarget, type Target } from './loadtest-target';
+import { pinCpus, realtime, startLocalTarget, urlTarget, type Target } from './loadtest-target';
 
 const MB = 2 ** 20;
 /** The window closes before hang-up, so a forced GC for live memory cannot disturb its figures. */
@@ -83,6 +83,8 @@ export async function runLoadtest(opts: LoadtestOptions, progress: (line: string
   const t0 = performance.now();
   let sampler: NodeJS.Timeout | undefined;
   try {
+    // After the server's build and start, which need not preempt anything: the callers from here on.
+    if (opts.callersRt !== undefined) realtime(process.pid, opts.callersRt);
     const ctx = (i: number): CallContext => ({
       baseUrl: target.baseUrl,
       authToken: target.authToken,

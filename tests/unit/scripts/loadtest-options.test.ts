@@ -1,4 +1,9 @@
-import { optionWarnings, parseOptions, type LoadtestOptions } from '../../../scripts/loadtest-options';
+import {
+  optionWarnings,
+  parseOptions,
+  serverLoopRt,
+  type LoadtestOptions,
+} from '../../../scripts/loadtest-options';
 
 describe('loadtest options', () => {
   it('takes CPU lists for the server and the load generator, and a real-time priority', () => {
@@ -28,11 +33,20 @@ describe('loadtest options', () => {
   });
 
   it('--server-first puts the emulators above the server, and explicit priorities win', () => {
-    expect(parseOptions(['--server-first'])).toMatchObject({ serverRt: 20, emulatorsRt: 30 });
-    expect(parseOptions(['--server-first', '--server-rt', '40', '--emulators-rt', '50'])).toMatchObject({
-      serverRt: 40,
-      emulatorsRt: 50,
-    });
+    const first = parseOptions(['--server-first']) as LoadtestOptions;
+    expect(first).toMatchObject({ serverRt: 20, emulatorsRt: 30, callersRt: undefined });
+    expect(serverLoopRt(first)).toBe(21);
+    expect(
+      parseOptions(['--server-first', '--server-rt', '40', '--emulators-rt', '50', '--callers-rt', '45']),
+    ).toMatchObject({ serverRt: 40, emulatorsRt: 50, callersRt: 45 });
+    expect(parseOptions(['--callers-rt', '7'])).toMatchObject({ callersRt: 7, serverRt: undefined });
+  });
+
+  it("puts the server's event loop one step above its threads and above real-time callers", () => {
+    expect(serverLoopRt({ serverRt: undefined, callersRt: 25 })).toBeUndefined();
+    expect(serverLoopRt({ serverRt: 20, callersRt: undefined })).toBe(21);
+    expect(serverLoopRt({ serverRt: 20, callersRt: 25 })).toBe(26);
+    expect(serverLoopRt({ serverRt: 30, callersRt: 25 })).toBe(31);
   });
 
   it('warns when the emulators would run below a real-time server', () => {
@@ -45,6 +59,14 @@ describe('loadtest options', () => {
     expect(warn(['--server-rt', '20'])).toHaveLength(1);
     expect(warn(['--server-rt', '20', '--emulators-rt', '21'])).toHaveLength(1);
     expect(warn(['--server-rt', '20', '--emulators-rt', '22'])).toEqual([]);
+    // Real-time callers lift the event loop: the emulators must clear it.
+    expect(warn(['--server-rt', '20', '--callers-rt', '25', '--emulators-rt', '26'])).toEqual([
+      expect.stringMatching(/its event loop 26\).*--emulators-rt above 26/),
+    ]);
+    expect(warn(['--server-rt', '20', '--callers-rt', '25', '--emulators-rt', '27'])).toEqual([]);
+    expect(warn(['--callers-rt', '25', '--emulators-rt', '40'])).toEqual([
+      expect.stringMatching(/callers run at real-time priority 25 above a server at normal priority/),
+    ]);
     expect(warn(['--server-first'])).toEqual([]);
     expect(warn([])).toEqual([]);
     expect(warn(['--server-rt', '20', '--url', 'http://127.0.0.1:8080'])).toEqual([]);
@@ -54,10 +76,12 @@ describe('loadtest options', () => {
     expect(() => parseOptions(['--server-cpus', '1;rm'])).toThrow(/--server-cpus takes a CPU list/);
     expect(() => parseOptions(['--loadgen-cpus', 'all'])).toThrow(/--loadgen-cpus takes a CPU list/);
     expect(() => parseOptions(['--server-rt', '0'])).toThrow(/--server-rt/);
-    // Its event loop runs one step above: 99 would leave no room.
-    expect(() => parseOptions(['--server-rt', '99'])).toThrow(
-      /--server-rt must be a number between 1 and 98/,
+    // Its event loop runs one step above the server's threads and the callers: 98 and 99 leave no room
+    // below the emulators.
+    expect(() => parseOptions(['--server-rt', '98'])).toThrow(
+      /--server-rt must be a number between 1 and 97/,
     );
+    expect(() => parseOptions(['--callers-rt', '98'])).toThrow(/--callers-rt/);
     expect(() => parseOptions(['--emulators-rt', '100'])).toThrow(/--emulators-rt/);
   });
 });

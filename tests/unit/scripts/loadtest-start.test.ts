@@ -34,6 +34,7 @@ const OPTS = {
   serverNice: undefined,
   serverCpus: undefined,
   serverRt: undefined,
+  callersRt: undefined,
   serverLog: undefined,
 };
 
@@ -131,6 +132,23 @@ describe('--server-rt (npm run loadtest)', () => {
       const others = [...threads].filter(([tid]) => tid !== pid).map(([, p]) => p);
       expect(others.length).toBeGreaterThan(0);
       for (const p of others) expect(p).toEqual({ policy: SCHED_RR, rtPriority: 20 });
+    } finally {
+      child.kill();
+    }
+  });
+
+  it('with real-time callers (--callers-rt), puts the event loop one step above them', async () => {
+    const { child } = await startServer(
+      script,
+      (port) => ({ PATH: process.env.PATH, PORT: String(port) }),
+      { ...OPTS, serverRt: 20, callersRt: 25 },
+      () => undefined,
+    );
+    try {
+      const pid = child.pid as number;
+      const threads = threadPriorities(pid);
+      expect(threads.get(pid)?.rtPriority).toBe(26);
+      for (const [tid, p] of threads) if (tid !== pid) expect(p.rtPriority).toBe(20);
     } finally {
       child.kill();
     }
