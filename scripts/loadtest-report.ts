@@ -333,7 +333,7 @@ export function formatReport(r: Report): string {
       r.realTimeLoad
         ? '  load: real time (the callers sent their frames on time, p99 ≤ 20 ms)'
         : '  load: NOT real time: the callers fell behind their media timelines (p99 > 20 ms), so the\n' +
-            `  server carried fewer, burstier frames than ${r.calls.planned} real callers send; read the lines above as such`,
+            `  server carried fewer, burstier frames than ${r.options.calls} real callers send; read the lines above as such`,
     );
   lines.push('');
   lines.push(`  report ${r.complete ? 'complete' : 'INCOMPLETE'}, ${r.errorFree ? 'no errors' : 'ERRORS'}`);
