@@ -5,6 +5,8 @@ const FAST_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25
 const GREETING_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 /** Barge-in: speech must last 800 ms to interrupt, `clear` must go by 1.5 s (CONTRACT.md). */
 const BARGE_IN_BUCKETS = [0.8, 0.85, 0.9, 1, 1.1, 1.25, 1.5, 2, 3, 5];
+/** Outbound pacing: most messages leave within a few ms of due; past 60 ms a frame counts as late. */
+const PACING_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.04, 0.06, 0.1, 0.25, 1];
 const TURN_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5];
 
 /** One registry per app instance, so tests can build many apps in one process. */
@@ -29,6 +31,12 @@ export function createMetrics() {
       name: 'bayline_greeting_seconds',
       help: 'Stream start received to the first greeting audio sent to Twilio',
       buckets: GREETING_BUCKETS,
+      registers: [registry],
+    }),
+    pacingLateness: new Histogram({
+      name: 'bayline_pacing_lateness_seconds',
+      help: "Outbound media messages: send time minus due time (when Twilio's buffer would fall to the pacer lead)",
+      buckets: PACING_BUCKETS,
       registers: [registry],
     }),
     bargeIns: new Counter({

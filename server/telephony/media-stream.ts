@@ -189,6 +189,8 @@ export class MediaStreamConnection {
       // audible gap; barge-in still cuts at once, since `clear` empties Twilio's buffer.
       leadMs: PACER_LEAD_MS,
       frameMs: OUTBOUND_MESSAGE_MS,
+      // Ops see pacing as the load test does (0.16 µs an observation, against ~15 µs for the send).
+      onFrame: (latenessMs) => this.#d.metrics.pacingLateness.observe(latenessMs / 1000),
       send: (json) => {
         if (this.#socket.readyState !== this.#socket.OPEN) return;
         this.#socket.send(json);

@@ -12,12 +12,13 @@ afterAll(async () => {
   await stack.close();
 });
 
-/** `bayline_greeting_seconds` count and sum, as ops scrape them. */
-async function greetingMetric(): Promise<{ count: number; sum: number }> {
+/** A histogram's count and sum, as ops scrape them. */
+async function histogram(metric: string): Promise<{ count: number; sum: number }> {
   const text = await (await fetch(`${stack.baseUrl}/metrics`)).text();
   const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
-  return { count: value('bayline_greeting_seconds_count'), sum: value('bayline_greeting_seconds_sum') };
+  return { count: value(`${metric}_count`), sum: value(`${metric}_sum`) };
 }
+const greetingMetric = () => histogram('bayline_greeting_seconds');
 
 describe('ring and greeting', () => {
   it('the server measures each greeting from the stream start to its first audio sent', async () => {
@@ -34,6 +35,18 @@ describe('ring and greeting', () => {
     expect(seconds * 1000).toBeLessThanOrEqual(
       (caller.firstAudioAt as number) - (caller.startSentAt as number) + 5,
     );
+    await caller.stop();
+  });
+
+  it('every outbound media message adds its pacing lateness to bayline_pacing_lateness_seconds', async () => {
+    const before = await histogram('bayline_pacing_lateness_seconds');
+    const caller = await stack.dial({ from: '+13125550199' });
+    // The mark after the greeting comes back once all of its audio has played: nothing is in flight.
+    await caller.waitFor((c) => c.marksEchoed.length > 0, 10_000);
+    const after = await histogram('bayline_pacing_lateness_seconds');
+    expect(caller.media.length).toBeGreaterThan(10);
+    expect(after.count - before.count).toBe(caller.media.length);
+    expect(after.sum - before.sum).toBeGreaterThanOrEqual(0);
     await caller.stop();
   });
 
