@@ -251,6 +251,28 @@ export function histogramQuantiles(
   return { n, p50: at(0.5), p99: at(0.99), max: at(1) };
 }
 
+/**
+ * Pacing from the server's own `bayline_pacing_lateness_seconds` between two scrapes, in ms on its
+ * bucket edges (beyond the last edge: Infinity): what a run against `--url` has instead of the probe.
+ */
+export function pacingFromMetrics(
+  before: Map<string, number> | null,
+  after: Map<string, number> | null,
+): { frames: number; lateFrames: number; p50: number; p99: number; max: number } | null {
+  const name = 'bayline_pacing_lateness_seconds';
+  const q = histogramQuantiles(before, after, name);
+  if (!q) return null;
+  const within60 = (m: Map<string, number> | null) => metricSum(m, `${name}_bucket`, 'le="0.06"');
+  const ms = (s: number | null) => (s === null ? Infinity : Math.round(s * 1e6) / 1e3);
+  return {
+    frames: q.n,
+    lateFrames: q.n - (within60(after) - within60(before)),
+    p50: ms(q.p50),
+    p99: ms(q.p99),
+    max: ms(q.max),
+  };
+}
+
 /** Sum of every series of `name` whose labels include all of `labels` (e.g. `kind="tts"`). */
 export function metricSum(m: Map<string, number> | null, name: string, ...labels: string[]): number {
   if (!m) return 0;

@@ -15,6 +15,7 @@ import {
   type BucketQuantiles,
   type LatenessSnapshot,
   metricSum,
+  pacingFromMetrics,
   procRssBytes,
   topProcesses,
   type MachineJiffies,
@@ -39,7 +40,7 @@ export const METHOD = {
   greetingServer:
     "Server-side: bayline_greeting_seconds (`start` received → first greeting audio written to the socket) between the scrapes before and after the run, every call; percentiles are bucket upper edges (1, 2, 5, 10, 20, 50 ms …). The budget line uses it when the server is local: the callers' figure also holds their own event-loop lag, which is large when they are starved.",
   jitter:
-    "Server-side, every frame of every call's OutboundPacer in the metrics window: lateness = send time − due time (send time = that pacer's own turn in the tick, so hundreds of sends in one tick are each timed; due = when the audio Twilio holds would fall to the pacer's 180 ms lead, on the 20 ms tick grid), from a process-wide 0.1 ms histogram (percentiles are bucket upper edges). Late = more than 60 ms. Caller playback underruns replay Twilio's buffer from arrival times.",
+    "Server-side, every frame of every call's OutboundPacer in the metrics window: lateness = send time − due time (send time = that pacer's own turn in the tick, so hundreds of sends in one tick are each timed; due = when the audio Twilio holds would fall to the pacer's 180 ms lead, on the 20 ms tick grid), from a process-wide 0.1 ms histogram (percentiles are bucket upper edges). Late = more than 60 ms. With --url (no probe): the server's bayline_pacing_lateness_seconds between the scrapes before and after the run, on its bucket edges (1, 2, 5, 10, 20, 40, 60 ms …). Caller playback underruns replay Twilio's buffer from arrival times.",
   cpu: 'Server process utime+stime from /proc/<pid>/stat over the metrics window; per call = CPU s / calls; per call-second = CPU ms / (calls × window s).',
   rss: 'Server VmRSS from /proc/<pid>/status sampled each second; per call = (max RSS in the window − idle RSS) / calls. Idle = after warm-up calls, before the run.',
   callerSendLag:
@@ -171,6 +172,8 @@ export function buildReport(c: Collected): Report {
   const lat = b?.probe
     ? latenessBetween(a?.probe?.lateness, b.probe.lateness, LatenessTotals.BUCKET_MS)
     : null;
+  // With --url there is no probe: the server's own histogram between the scrapes, on its bucket edges.
+  const latMetric = lat ? null : pacingFromMetrics(c.metricsBefore, c.metricsAfter);
   const sendLag =
     a?.callerSendLag && b?.callerSendLag
       ? latenessBetween(a.callerSendLag, b.callerSendLag, LatenessTotals.BUCKET_MS)
@@ -193,8 +196,8 @@ export function buildReport(c: Collected): Report {
   const budget: BudgetLine[] = [
     line(`turn overhead p50 ${at}`, '≤ 3 ms', turnOverheadMs?.p50, 3),
     line(`turn overhead p99 ${at}`, '≤ 15 ms', turnOverheadMs?.p99, 15),
-    line(`pacing jitter p99 ${at}`, '≤ 5 ms', lat?.frames ? lat.p99 : undefined, 5),
-    line(`frames later than 60 ms ${at}`, '0', lat ? lat.lateFrames : undefined, 0),
+    line(`pacing jitter p99 ${at}`, '≤ 5 ms', lat?.frames ? lat.p99 : latMetric?.p99, 5),
+    line(`frames later than 60 ms ${at}`, '0', (lat ?? latMetric)?.lateFrames, 0),
     line(`RSS per call ${at}`, '≤ 256 KB', rssKbPerCall ?? undefined, 256),
     greetingServerMs && !opts.url
       ? line(`greeting p99 (server) ${at}`, '≤ 50 ms', greetingServerMs.p99 ?? Infinity, 50)
@@ -275,13 +278,17 @@ export function buildReport(c: Collected): Report {
     bargeInClearMs: clears,
     bargeInServerMs,
     pacing: {
-      source: target.probe ? 'server OutboundPacer lateness (all calls)' : 'unavailable with --url',
-      frames: lat?.frames ?? 0,
-      jitterP50Ms: lat ? Math.min(lat.p50, JITTER_CAP_MS) : null,
-      jitterP99Ms: lat ? Math.min(lat.p99, JITTER_CAP_MS) : null,
+      source: target.probe
+        ? 'server OutboundPacer lateness (all calls)'
+        : latMetric
+          ? 'server metric bayline_pacing_lateness_seconds between the scrapes (bucket edges; no p99.9)'
+          : 'unavailable with --url',
+      frames: lat?.frames ?? latMetric?.frames ?? 0,
+      jitterP50Ms: lat ? Math.min(lat.p50, JITTER_CAP_MS) : (latMetric?.p50 ?? null),
+      jitterP99Ms: lat ? Math.min(lat.p99, JITTER_CAP_MS) : (latMetric?.p99 ?? null),
       jitterCapped: lat !== null && lat.p999 > JITTER_CAP_MS,
       jitterP999Ms: lat ? Math.min(lat.p999, JITTER_CAP_MS) : null,
-      lateFrames: lat?.lateFrames ?? null,
+      lateFrames: lat?.lateFrames ?? latMetric?.lateFrames ?? null,
       missedTicks,
       serverLoopDelayP99Ms: round(b?.probe?.loopDelayMs.p99 ?? null),
       callerFrames: results.reduce((n, r) => n + r.mediaFrames, 0),

@@ -2,7 +2,7 @@
  * The load test reads the server's histograms from two /metrics scrapes: what was observed between
  * them, as percentiles on the bucket grid.
  */
-import { histogramQuantiles, parseMetrics } from '../../../scripts/loadtest-probe';
+import { histogramQuantiles, pacingFromMetrics, parseMetrics } from '../../../scripts/loadtest-probe';
 
 const scrape = (counts: number[]) =>
   parseMetrics(
@@ -49,5 +49,32 @@ describe('histogramQuantiles', () => {
     expect(histogramQuantiles(before, before, 'bayline_greeting_seconds')).toBeNull();
     expect(histogramQuantiles(before, null, 'bayline_greeting_seconds')).toBeNull();
     expect(histogramQuantiles(before, scrape([1, 1, 1, 1, 1]), 'bayline_no_such_histogram')).toBeNull();
+  });
+});
+
+describe('pacingFromMetrics (a run against --url, where there is no probe)', () => {
+  const EDGES = ['0.001', '0.002', '0.005', '0.01', '0.02', '0.04', '0.06', '0.1', '0.25', '1', '+Inf'];
+  const pacing = (counts: number[]) =>
+    parseMetrics(
+      [
+        '# TYPE bayline_pacing_lateness_seconds histogram',
+        ...EDGES.map((le, i) => `bayline_pacing_lateness_seconds_bucket{le="${le}"} ${counts[i]}`),
+        `bayline_pacing_lateness_seconds_count ${counts[counts.length - 1]}`,
+      ].join('\n'),
+    );
+
+  it("reads jitter and frames later than 60 ms from the server's histogram between two scrapes", () => {
+    // Between the scrapes: 90 messages within 1 ms, 9 in (5, 10] ms, 1 in (60, 100] ms.
+    const before = pacing([5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5]);
+    const after = pacing([95, 95, 95, 104, 104, 104, 104, 105, 105, 105, 105]);
+    expect(pacingFromMetrics(before, after)).toEqual({
+      frames: 100,
+      lateFrames: 1,
+      p50: 1,
+      p99: 10,
+      max: 100,
+    });
+    expect(pacingFromMetrics(before, before)).toBeNull();
+    expect(pacingFromMetrics(null, null)).toBeNull();
   });
 });
