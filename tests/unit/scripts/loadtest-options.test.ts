@@ -72,6 +72,17 @@ describe('loadtest options', () => {
     expect(warn(['--server-rt', '20', '--url', 'http://127.0.0.1:8080'])).toEqual([]);
   });
 
+  it('warns when a real-time server is pinned to one CPU (its event loop spins on V8 tasks)', () => {
+    const warn = (args: string[]) => optionWarnings(parseOptions(args) as LoadtestOptions);
+    expect(warn(['--server-first', '--server-cpus', '1', '--loadgen-cpus', '0'])).toEqual([
+      expect.stringMatching(/share one CPU at real-time priority.*Give it two CPUs/),
+    ]);
+    expect(warn(['--server-first', '--server-cpus', '1-1'])).toHaveLength(1);
+    expect(warn(['--server-first', '--server-cpus', '0-1'])).toEqual([]);
+    expect(warn(['--server-first', '--server-cpus', '0,2'])).toEqual([]);
+    expect(warn(['--server-cpus', '1', '--loadgen-cpus', '0'])).toEqual([]);
+  });
+
   it('refuses a CPU list taskset would misread and a priority outside 1-99', () => {
     expect(() => parseOptions(['--server-cpus', '1;rm'])).toThrow(/--server-cpus takes a CPU list/);
     expect(() => parseOptions(['--loadgen-cpus', 'all'])).toThrow(/--loadgen-cpus takes a CPU list/);
