@@ -32,6 +32,8 @@ export interface AppDeps {
   /** Staff session token keys by version; the highest signs. */
   authSigningKeys: ReadonlyMap<number, Buffer>;
   lifecycle: Lifecycle;
+  /** In a cluster worker: every worker's metrics, aggregated by the primary (null: no answer). */
+  clusterMetrics?: () => Promise<string | null>;
   /** The phone agent; absent in apps built for the API or health alone. */
   voice?: VoiceDeps;
 }

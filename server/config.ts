@@ -2,6 +2,7 @@
  * The only reader of process.env. One schema, parsed once at start; every problem is reported at
  * once, by variable name. The result is frozen and passed in; nothing else looks at the environment.
  */
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 const DEFAULT_REALTIME_URL = 'wss://api.openai.com/v1/realtime?intent=transcription';
@@ -120,6 +121,7 @@ const schema = z.object({
     }, 'must be an IANA time zone such as America/Chicago'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MAX_CONCURRENT_CALLS: int(200, 1, 100000),
+  WORKERS: z.union([z.literal('auto'), z.coerce.number().int().min(1).max(64)]).default(1),
 });
 
 type Parsed = z.output<typeof schema>;
@@ -170,7 +172,10 @@ export interface Config {
   readonly authSigningKeys: ReadonlyMap<number, Buffer> | undefined;
   readonly timezone: string;
   readonly logLevel: Parsed['LOG_LEVEL'];
+  /** For the whole server: each of `workers` processes admits its share (rounded up). */
   readonly maxConcurrentCalls: number;
+  /** Server processes (cluster workers); 1 runs the server in this process, with no primary. */
+  readonly workers: number;
 }
 
 export interface HostPort {
@@ -218,6 +223,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ] as const) {
       if (!input[name]) problems.push(`${name}: required when OPENAI_API_KEY is set (production mode)`);
     }
+  }
+  const workers = e ? (e.WORKERS === 'auto' ? availableParallelism() : e.WORKERS) : 1;
+  if (workers > 1) {
+    // Each worker must reach the same sessions and bookings: the in-process stores are per process.
+    if (!input.DATABASE_URL)
+      problems.push('DATABASE_URL: required when WORKERS > 1 (the embedded PostgreSQL is single-process)');
+    if (!input.REDIS_URL && !input.REDIS_SENTINELS && !input.REDIS_CLUSTER_NODES)
+      problems.push('REDIS_URL: required when WORKERS > 1 (the in-process session store is per process)');
   }
   if (problems.length > 0 || !e) throw new ConfigError(problems);
 
@@ -270,6 +283,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     timezone: e.DEALERSHIP_TIMEZONE,
     logLevel: e.LOG_LEVEL,
     maxConcurrentCalls: e.MAX_CONCURRENT_CALLS,
+    workers,
   };
   return deepFreeze(config);
 }

@@ -1,31 +1,17 @@
-import closeWithGrace from 'close-with-grace';
+/**
+ * The entry point: reads config, then runs the server in this process (serve.ts) or, with
+ * WORKERS > 1, as a cluster primary that forks one server process per worker. The primary loads
+ * none of the server's modules (the SDKs alone are ≈ 100 MB of RSS).
+ */
+import cluster from 'node:cluster';
 import { loadConfig, ConfigError, type Config } from './config';
-import { createLogger, type Logger } from './platform/logger';
-import { startRuntime } from './runtime';
-import { buildApp, type Lifecycle } from './app';
-import { createProviders, type ProviderUrls } from './providers';
-import { createDemoBrain, startEmulators } from './providers/emulators';
-import { createVoice } from './voice';
-import { Accounts } from './dashboard/accounts';
+import { createLogger } from './platform/logger';
+import { runPrimary } from './platform/cluster';
+import { DATA_DIR, loadOrCreateDevKeys } from './platform/dev-keys';
+import { ClusterLink } from './telephony/handoff';
 
-const DRAIN_TIMEOUT_MS = 25_000;
-
-/** Demo mode: the same emulators the tests use, on loopback, with the rule-based demo model. */
-async function demoProviders(
-  config: Config,
-  logger: Logger,
-): Promise<{ urls: ProviderUrls; close(): Promise<void> }> {
-  const emulators = await startEmulators({
-    openai: { chat: { handler: createDemoBrain({ timeZone: config.timezone }) } },
-  });
-  logger.warn({ urls: emulators.urls }, 'OPENAI_API_KEY not set: demo mode, providers are local emulators');
-  return { urls: emulators.urls, close: () => emulators.close() };
-}
-
-async function waitForDrain(active: () => number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (active() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-}
+/** The workers' own drain (25 s) and close (5 s), with room to spare. */
+const WORKERS_STOP_TIMEOUT_MS = 40_000;
 
 async function main(): Promise<void> {
   let config: Config;
@@ -39,48 +25,26 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger({ level: config.logLevel });
-  const runtime = await startRuntime(config, logger);
-  const demo = config.demoMode ? await demoProviders(config, logger) : null;
-  const providers = createProviders(config, logger, demo?.urls);
-  const lifecycle: Lifecycle = { draining: false };
-  const voice = createVoice({ config, logger, runtime, providers, lifecycle });
-  const app = await buildApp({ config, logger, lifecycle, ...runtime, voice: voice.deps });
-
-  closeWithGrace({ delay: DRAIN_TIMEOUT_MS + 5_000, logger }, async ({ signal, err }) => {
-    if (err) logger.error({ err }, 'closing after an error');
-    logger.info({ signal, activeCalls: voice.registry.active }, 'shutting down: draining calls');
-    lifecycle.draining = true;
-    await waitForDrain(() => voice.registry.active, DRAIN_TIMEOUT_MS);
-    await app.close();
-    voice.registry.close();
-    await demo?.close();
-    await runtime.close();
-  });
-
-  await app.listen({ port: config.port, host: config.host });
-  // Fixed lines are synthesised once, now, so the first caller hears no synthesis delay.
-  void voice.phrases.warm();
-  const base = `http://127.0.0.1:${config.port}`;
-  // A fresh install gets one admin with a one-time password (changed at first login). It is shown
-  // once, on the terminal, never in the structured log.
-  const firstAdmin =
-    runtime.embedded || config.demoMode ? await new Accounts(runtime.db).ensureFirstAdmin() : null;
-  if (firstAdmin) {
-    process.stdout.write(
-      `\n  Bayline dashboard: ${base}/dashboard\n  Staff login: ${firstAdmin.email} / ${firstAdmin.password} (one-time; you will choose a new password)\n\n`,
-    );
+  if (config.workers > 1 && cluster.isPrimary) {
+    if (!config.piiKeys) {
+      // Demo keys are created on first use: once, here, not by each worker at the same time.
+      await loadOrCreateDevKeys(DATA_DIR);
+    }
+    runPrimary({ workers: config.workers, logger, drainTimeoutMs: WORKERS_STOP_TIMEOUT_MS });
+    return;
   }
-  logger.info(
-    {
-      url: base,
-      dashboard: `${base}/dashboard`,
-      twilioVoiceWebhook: `${config.publicBaseUrl}/twilio/voice`,
-      demoMode: config.demoMode,
-      embeddedDb: runtime.embedded,
-      sessions: runtime.sessions.backend,
-    },
-    'Bayline is listening',
-  );
+  // Loaded here, not at the top: the primary never needs it.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { serve } = require('./serve') as typeof import('./serve');
+  if (cluster.isWorker) {
+    const link = new ClusterLink({
+      send: (msg: object) => process.send?.(msg),
+      on: (event: 'message', fn: (msg: unknown) => void) => process.on(event, fn),
+    });
+    await serve(config, logger.child({ worker: cluster.worker?.id }), link);
+  } else {
+    await serve(config, logger, null);
+  }
 }
 
 main().catch((err: unknown) => {

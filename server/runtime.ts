@@ -10,14 +10,14 @@ import { createDb, type Db } from './platform/postgres';
 import { PiiCipher } from './platform/crypto';
 import { createRedis, connectRedis, type RedisClient } from './platform/redis';
 import { MemoryKv, RedisKv, type Kv } from './platform/kv';
-import { loadOrCreateDevKeys } from './platform/dev-keys';
+import { DATA_DIR, loadOrCreateDevKeys } from './platform/dev-keys';
 import { startEmbeddedPostgres } from './platform/embedded-postgres';
 import { migrate } from './platform/migrate';
 import { seedDemo } from './platform/seed';
 import { MemorySessionStore, RedisSessionStore, type SessionStore } from './sessions';
 import { CustomerDirectory, CustomerRepository } from './customers';
 
-export const DATA_DIR = path.resolve(process.cwd(), 'data');
+export { DATA_DIR };
 
 export interface Runtime {
   metrics: Metrics;

@@ -18,6 +18,7 @@ import { ConfirmationSms, SMS_TOOL } from './conversation/tools/sms';
 import type { LlmProvider, SttProvider, TtsProvider } from './providers/types';
 import { CallRegistry } from './telephony/call-registry';
 import { TwilioSignatureVerifier } from './telephony/signature';
+import type { ClusterLink } from './telephony/handoff';
 import type { TelephonyRest, VoiceDeps } from './telephony/voice-deps';
 
 export interface VoiceProviders {
@@ -48,6 +49,8 @@ export function createVoice(opts: {
   providers: VoiceProviders;
   lifecycle: { draining: boolean };
   now?: () => Date;
+  /** Set in a cluster worker: rings are announced, streams of other workers' rings claimed. */
+  cluster?: ClusterLink | null;
 }): { deps: VoiceDeps; bookings: BookingService; phrases: PhraseCache; registry: CallRegistry } {
   const { config, logger, runtime, providers } = opts;
   const bookings = new BookingService({
@@ -59,10 +62,14 @@ export function createVoice(opts: {
     ...(opts.now ? { now: opts.now } : {}),
   });
   const phrases = new PhraseCache(providers.tts);
+  const cluster = opts.cluster ?? null;
   const registry = new CallRegistry({
-    maxConcurrentCalls: config.maxConcurrentCalls,
+    // The primary hands connections to the workers in turn, so each admits an even share.
+    maxConcurrentCalls: Math.ceil(config.maxConcurrentCalls / config.workers),
     onChange: (n) => runtime.metrics.activeCalls.set(n),
+    ...(cluster ? { peers: cluster } : {}),
   });
+  cluster?.serve(registry);
   const deps: VoiceDeps = {
     log: logger,
     metrics: runtime.metrics,
@@ -112,6 +119,7 @@ export function createVoice(opts: {
       return runner;
     },
     isDraining: () => opts.lifecycle.draining,
+    ...(cluster ? { cluster } : {}),
   };
   return { deps, bookings, phrases, registry };
 }

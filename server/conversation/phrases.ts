@@ -115,12 +115,29 @@ export class PhraseCache {
       clip.finished.catch(() => {
         if (this.#entries.get(text) === clip) this.#entries.delete(text);
       });
-      if (this.#entries.size > MAX_ENTRIES) {
-        const oldest = this.#entries.keys().next().value;
-        if (oldest !== undefined) this.#entries.delete(oldest);
-      }
+      this.#evict();
     }
     return clip;
+  }
+
+  #evict(): void {
+    if (this.#entries.size <= MAX_ENTRIES) return;
+    const oldest = this.#entries.keys().next().value;
+    if (oldest !== undefined) this.#entries.delete(oldest);
+  }
+
+  /**
+   * Audio of `text` synthesised elsewhere (another worker's ring): kept as if synthesised here, so
+   * this worker's next call with the same greeting does not synthesise it again.
+   */
+  adopt(text: string, clip: AudioClip): void {
+    const hit = this.#entries.get(text);
+    if ((hit && !hit.failed) || text.length > MAX_TEXT_CHARS) return;
+    this.#entries.set(text, clip);
+    clip.finished.catch(() => {
+      if (this.#entries.get(text) === clip) this.#entries.delete(text);
+    });
+    this.#evict();
   }
 
   async warm(): Promise<void> {

@@ -2,6 +2,9 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { newKey } from './crypto';
 
+/** Where demo mode keeps its keys and the embedded database. */
+export const DATA_DIR = path.resolve(process.cwd(), 'data');
+
 export interface DevKeys {
   piiKeys: Map<number, Buffer>;
   piiIndexKey: Buffer;

@@ -87,6 +87,12 @@ export function createMetrics() {
       buckets: FAST_BUCKETS,
       registers: [registry],
     }),
+    callHandoffs: new Counter({
+      name: 'bayline_call_handoffs_total',
+      help: 'Media streams that reached a cluster worker other than the ringing one, by claim result',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
     mediaFrames: new Counter({
       name: 'bayline_media_frames_total',
       help: 'Media stream messages by direction and result',

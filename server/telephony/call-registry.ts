@@ -18,6 +18,11 @@ export interface PreparedCall {
 
 const STREAM_WAIT_MS = 30_000;
 
+export interface RegistryPeers {
+  ring(callSid: string): void;
+  gone(callSid: string): void;
+}
+
 /**
  * Admission control and ring-time preparation, per instance. A call counts from the webhook until
  * its stream ends; a call whose stream never arrives is released after 30 s.
@@ -26,10 +31,17 @@ export class CallRegistry {
   readonly max: number;
   readonly #calls = new Map<string, { prepared: PreparedCall | null; timer: NodeJS.Timeout | null }>();
   readonly #onChange: (active: number) => void;
+  readonly #peers: RegistryPeers | null;
 
-  constructor(opts: { maxConcurrentCalls: number; onChange?: (active: number) => void }) {
+  constructor(opts: {
+    maxConcurrentCalls: number;
+    onChange?: (active: number) => void;
+    /** Other processes of this server (cluster workers), told of rings and their end. */
+    peers?: RegistryPeers;
+  }) {
     this.max = opts.maxConcurrentCalls;
     this.#onChange = opts.onChange ?? (() => undefined);
+    this.#peers = opts.peers ?? null;
   }
 
   get active(): number {
@@ -44,6 +56,7 @@ export class CallRegistry {
     timer.unref();
     this.#calls.set(callSid, { prepared: null, timer });
     this.#onChange(this.#calls.size);
+    this.#peers?.ring(callSid);
     return true;
   }
 
@@ -68,6 +81,19 @@ export class CallRegistry {
     return p;
   }
 
+  /**
+   * The call's stream started on another process: what ring time prepared goes there, and the
+   * slot with it. The ring's speech-to-text socket cannot travel, so it is closed. Null when this
+   * process has no ringing call by that sid (never rung here, expired, or streaming here).
+   */
+  handOver(callSid: string): PreparedCall | null {
+    const entry = this.#calls.get(callSid);
+    if (!entry || entry.timer === null || !entry.prepared) return null;
+    const p = entry.prepared;
+    this.release(callSid);
+    return p;
+  }
+
   /** A media stream has taken the call here and not ended it yet. */
   isStreaming(callSid: string): boolean {
     const entry = this.#calls.get(callSid);
@@ -81,6 +107,7 @@ export class CallRegistry {
     this.#discard(entry.prepared);
     this.#calls.delete(callSid);
     this.#onChange(this.#calls.size);
+    this.#peers?.gone(callSid);
   }
 
   #expire(callSid: string): void {
@@ -89,6 +116,7 @@ export class CallRegistry {
     this.#discard(entry.prepared);
     this.#calls.delete(callSid);
     this.#onChange(this.#calls.size);
+    this.#peers?.gone(callSid);
   }
 
   #discard(p: PreparedCall | null): void {

@@ -179,7 +179,8 @@ export class MediaStreamConnection {
       return;
     }
     this.#locked = true;
-    const prepared = this.#d.registry.take(callSid) ?? (await this.#prepareLate(callSid));
+    const prepared =
+      this.#d.registry.take(callSid) ?? (await this.#claim(callSid)) ?? (await this.#prepareLate(callSid));
     this.#prewarmedStt = prepared.stt;
     this.#customer = prepared.customer;
     const encoder = new OutboundEncoder(frame.start.streamSid);
@@ -310,6 +311,17 @@ export class MediaStreamConnection {
         if (this.#finished) return null;
       }
     }
+  }
+
+  /** The ring was taken by another worker of this server: take over what it prepared. */
+  async #claim(callSid: string): Promise<PreparedCall | null> {
+    if (!this.#d.cluster) return null;
+    const { result, prepared } = await this.#d.cluster.claim(callSid);
+    this.#d.metrics.callHandoffs.inc({ result });
+    if (!prepared) return null;
+    this.#d.registry.take(callSid);
+    this.#d.phrases.adopt(prepared.greetingText, prepared.greetingAudio);
+    return prepared;
   }
 
   /** The stream reached an instance that did not see the ring: rebuild what ring time would have. */

@@ -8,6 +8,7 @@ import type { PhraseCache } from '../conversation/phrases';
 import type { ToolRunner } from '../conversation/ports';
 import type { DealershipFacts } from '../conversation/prompts';
 import type { CallRegistry } from './call-registry';
+import type { ClusterLink } from './handoff';
 import type { TwilioSignatureVerifier } from './signature';
 
 /** The Twilio REST calls the product makes; implemented under providers/twilio. */
@@ -45,4 +46,6 @@ export interface VoiceDeps {
     setCustomer(c: CustomerView): void;
   }): ToolRunner;
   isDraining(): boolean;
+  /** Set in a cluster worker: claims a call another worker rang (telephony/handoff.ts). */
+  cluster?: Pick<ClusterLink, 'claim'>;
 }

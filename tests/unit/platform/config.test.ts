@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import { loadConfig, ConfigError } from '../../../server/config';
 
 const key = () => randomBytes(32).toString('base64');
@@ -86,5 +87,24 @@ describe('loadConfig', () => {
       ],
     });
     expect(c.demoMode).toBe(false);
+  });
+
+  it('runs one process unless WORKERS asks for more; auto is one per CPU', () => {
+    expect(loadConfig({}).workers).toBe(1);
+    const shared = { DATABASE_URL: 'postgres://x@127.0.0.1/b', REDIS_URL: 'redis://127.0.0.1:6379' };
+    expect(loadConfig({ ...shared, WORKERS: '2' }).workers).toBe(2);
+    expect(loadConfig({ ...shared, WORKERS: 'auto' }).workers).toBe(os.availableParallelism());
+  });
+
+  it('refuses WORKERS > 1 on the single-process stores, naming what is missing', () => {
+    let error: ConfigError | undefined;
+    try {
+      loadConfig({ WORKERS: '2' });
+    } catch (err) {
+      error = err as ConfigError;
+    }
+    expect(error?.problems.map((p) => p.split(':')[0]).sort()).toEqual(['DATABASE_URL', 'REDIS_URL']);
+    expect(() => loadConfig({ WORKERS: '0' })).toThrow(/WORKERS/);
+    expect(() => loadConfig({ WORKERS: 'many' })).toThrow(/WORKERS/);
   });
 });

@@ -1,0 +1,179 @@
+/**
+ * WORKERS=2, as `npm start` runs it: the real entry point forks a cluster primary and two server
+ * processes that share the port (real Redis and PostgreSQL, emulated providers). Node's primary
+ * hands connections to the workers in turn, so a ring and its media stream usually land on
+ * different workers: the stream's worker must claim what the ring prepared.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { formatKeyList, PiiCipher } from '../../server/platform/crypto';
+import { seedDemo } from '../../server/platform/seed';
+import { createDemoBrain, startEmulators, type RunningEmulators } from '../../server/providers/emulators';
+import { createTestDb, DATABASE_URL, type TestDb } from '../support/pg';
+import { createTestRedis, REDIS_URL, type TestRedis } from '../support/redis';
+import { TwilioCaller } from '../support/twilio-caller';
+import { until } from './flow';
+
+const REPO = path.resolve(__dirname, '../..');
+const DANA = '+13125550142';
+const GREETING = 'Hi Dana, thanks for calling Bayline Motors service. How can I help you today?';
+const MS_PER_CHAR = 5;
+/** What the ElevenLabs emulator synthesises for it, in ms of audio. */
+const GREETING_MS = GREETING.length * MS_PER_CHAR;
+
+jest.setTimeout(90_000);
+
+let tdb: TestDb;
+let tr: TestRedis;
+let emulators: RunningEmulators;
+let server: ChildProcess;
+let baseUrl: string;
+const lines: string[] = [];
+const authToken = randomBytes(16).toString('hex');
+const accountSid = `AC${randomBytes(16).toString('hex')}`;
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as net.AddressInfo;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+const logged = (msg: string) => lines.filter((l) => l.includes(`"msg":"${msg}"`)).length;
+
+/** The primary's workers (tsx also starts an esbuild child: not a worker). */
+function workerPids(ppid: number): number[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((pid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        return parent === ppid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('server/main.ts');
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+async function metric(name: string): Promise<number> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const escaped = name.replace(/[{}"=]/g, (c) => `\\${c}`);
+  return Number(new RegExp(`^${escaped} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+}
+
+async function call(): Promise<TwilioCaller> {
+  const caller = await TwilioCaller.dial({ baseUrl, authToken, accountSid, from: DANA });
+  await caller.waitFor((c) => c.marksEchoed.length > 0, 15_000);
+  await caller.stop();
+  await caller.close();
+  return caller;
+}
+
+beforeAll(async () => {
+  tdb = await createTestDb();
+  tr = await createTestRedis();
+  const pii = new Map([[1, randomBytes(32)]]);
+  const index = randomBytes(32);
+  await seedDemo(tdb.db, new PiiCipher(pii, index));
+  emulators = await startEmulators({
+    elevenlabs: { msPerChar: MS_PER_CHAR },
+    openai: { chat: { handler: createDemoBrain({ timeZone: 'America/Chicago' }) } },
+  });
+  const port = await freePort();
+  baseUrl = `http://127.0.0.1:${port}`;
+  const db = new URL(DATABASE_URL);
+  db.searchParams.set('options', `-c search_path=${tdb.searchPath}`);
+  server = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+    cwd: REPO,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      WORKERS: '2',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      PUBLIC_BASE_URL: baseUrl,
+      DATABASE_URL: db.href,
+      REDIS_URL,
+      REDIS_KEY_PREFIX: tr.prefix,
+      OPENAI_API_KEY: 'sk-test',
+      OPENAI_BASE_URL: emulators.urls.openaiBaseUrl,
+      OPENAI_REALTIME_URL: emulators.urls.openaiRealtimeUrl,
+      ELEVENLABS_API_KEY: 'test',
+      ELEVENLABS_BASE_URL: emulators.urls.elevenlabsBaseUrl,
+      TWILIO_API_BASE_URL: emulators.urls.twilioApiBaseUrl,
+      TWILIO_ACCOUNT_SID: accountSid,
+      TWILIO_AUTH_TOKEN: authToken,
+      PII_KEYS: formatKeyList(pii),
+      PII_INDEX_KEY: index.toString('base64'),
+      AUTH_SIGNING_KEYS: formatKeyList(new Map([[1, randomBytes(32)]])),
+      LOG_LEVEL: 'info',
+    },
+  });
+  for (const s of [server.stdout, server.stderr])
+    if (s) createInterface({ input: s }).on('line', (l) => lines.push(l));
+  await until(() => logged('Bayline is listening') === 2 || server.exitCode !== null, 60_000);
+  if (server.exitCode !== null) throw new Error(`server exited: ${lines.slice(-5).join('\n')}`);
+});
+
+afterAll(async () => {
+  if (server.exitCode === null && server.signalCode === null) {
+    server.kill('SIGKILL');
+    for (const pid of workerPids(server.pid as number)) process.kill(pid, 'SIGKILL');
+  }
+  await emulators?.close();
+  await tr?.cleanup();
+  await tdb?.drop();
+});
+
+describe('WORKERS=2', () => {
+  it("plays the ring's greeting on whichever worker takes the stream; metrics cover both", async () => {
+    const claimedBefore = await metric('bayline_call_handoffs_total{result="claimed"}');
+    const greetingsBefore = await metric('bayline_greeting_seconds_count');
+    const callers: TwilioCaller[] = [];
+    for (let i = 0; i < 4; i++) callers.push(await call());
+
+    for (const c of callers) {
+      expect(c.firstAudioAt).toBeDefined();
+      // The whole personal greeting, not the apology (longer) nor a part of it.
+      expect(c.heardAudioMs).toBe(GREETING_MS);
+    }
+    // Rings and streams alternate between the workers: at least one stream claimed its ring.
+    expect((await metric('bayline_call_handoffs_total{result="claimed"}')) - claimedBefore).toBeGreaterThan(
+      0,
+    );
+    // Each worker times its own greetings; one scrape, whichever worker answers, has all four.
+    expect((await metric('bayline_greeting_seconds_count')) - greetingsBefore).toBe(4);
+    // The greeting was synthesised once per worker at most: a claimed call's audio was relayed, not
+    // synthesised again by the worker that took the stream.
+    const synthesised = emulators.elevenlabs.requests.all.filter((r) => r.body.text === GREETING);
+    expect(synthesised.length).toBeGreaterThanOrEqual(1);
+    expect(synthesised.length).toBeLessThanOrEqual(2);
+    expect(await metric('bayline_active_calls')).toBe(0);
+  });
+
+  it('starts another worker when one dies, and keeps serving calls', async () => {
+    const [victim] = workerPids(server.pid as number);
+    process.kill(victim as number, 'SIGKILL');
+    await until(() => logged('worker died; starting another') === 1, 10_000);
+    await until(() => logged('Bayline is listening') === 3, 60_000);
+    expect(workerPids(server.pid as number)).toHaveLength(2);
+    const c = await call();
+    expect(c.heardAudioMs).toBe(GREETING_MS);
+  });
+
+  it('drains every worker once on SIGTERM and exits 0', async () => {
+    const exited = new Promise<number | null>((r) => server.once('exit', (code) => r(code)));
+    server.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(logged('shutting down: draining calls')).toBe(2);
+    expect(logged('all workers stopped')).toBe(1);
+  });
+});
