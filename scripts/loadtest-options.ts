@@ -30,6 +30,8 @@ export interface LoadtestOptions {
   readonly url: string | undefined;
   /** Extra node flags for the server process, e.g. `--cpu-prof --cpu-prof-dir=artifacts`. */
   readonly serverArgs: string[];
+  /** Server processes (WORKERS): 1 runs the server alone; more run a cluster primary and workers. */
+  readonly workers: number;
   /** Scheduling priority for the server process (-20…19; negative needs root): let it win the CPU. */
   readonly serverNice: number | undefined;
   /** CPU list for the server process (taskset -c syntax), and for this process (the load generator). */
@@ -73,6 +75,8 @@ const HELP = `npm run loadtest -- --calls N --seconds S [options]
   --leak-wait S        leak check: idle time before the final sample (default 35: pools' idle timeouts)
   --server-args "..."  extra node flags for the server process (profiling: --cpu-prof --cpu-prof-dir=DIR)
   --server-log FILE    copy the server's output to FILE
+  --workers N          server processes (WORKERS, default 1; not with --url): a cluster primary
+                       and N workers; CPU, memory and pacing are summed or the worst worker's
   --server-nice N      run the server at this nice value (e.g. -10: it wins the CPU over the load
                        generator and other work, roughly as on a machine of its own)
   --server-cpus LIST   pin the server to these CPUs (taskset list, e.g. 1)
@@ -149,6 +153,7 @@ export function parseOptions(args: string[]): LoadtestOptions | 'help' {
     url: url?.replace(/\/+$/, ''),
     serverArgs: (str(args, '--server-args', true) ?? '').split(/\s+/).filter(Boolean),
     serverLog: str(args, '--server-log'),
+    workers: Math.round(num(args, '--workers', 1, 64) ?? 1),
     serverNice: num(args, '--server-nice', -20, 19),
     serverRt: num(args, '--server-rt', 1, 97) ?? (serverFirst ? SERVER_FIRST.serverRt : undefined),
     callersRt: num(args, '--callers-rt', 1, 97),

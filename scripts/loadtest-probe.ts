@@ -36,6 +36,53 @@ export interface ProbeReply {
   readonly lateness: LatenessSnapshot;
   readonly ticker: { ticks: number; missedTicks: number; maxLatenessMs: number };
   readonly resources: Record<string, number>;
+  /** With WORKERS > 1: the workers' pids (the reply sums or takes the worst of their figures). */
+  readonly workerPids?: number[];
+}
+
+/**
+ * One reply for a cluster from its workers' replies: CPU, memory, frames and resources add up;
+ * loop delay and lateness maxima are the worst worker's (a percentile of percentiles, so an upper
+ * bound, never an average that would hide one slow worker).
+ */
+export function mergeProbeReplies(id: number, pid: number, replies: readonly ProbeReply[]): ProbeReply {
+  const sum = (f: (r: ProbeReply) => number) => replies.reduce((a, r) => a + f(r), 0);
+  const max = (f: (r: ProbeReply) => number) => replies.reduce((a, r) => Math.max(a, f(r)), 0);
+  const counts: number[] = [];
+  for (const r of replies) r.lateness.counts.forEach((c, i) => (counts[i] = (counts[i] ?? 0) + c));
+  const resources: Record<string, number> = {};
+  for (const r of replies)
+    for (const [k, v] of Object.entries(r.resources)) resources[k] = (resources[k] ?? 0) + v;
+  return {
+    id,
+    pid,
+    cpuUserUs: sum((r) => r.cpuUserUs),
+    cpuSystemUs: sum((r) => r.cpuSystemUs),
+    rssBytes: sum((r) => r.rssBytes),
+    heapUsedBytes: sum((r) => r.heapUsedBytes),
+    externalBytes: sum((r) => r.externalBytes),
+    arrayBuffersBytes: sum((r) => r.arrayBuffersBytes),
+    gcRan: replies.length > 0 && replies.every((r) => r.gcRan),
+    loopDelayMs: {
+      p50: max((r) => r.loopDelayMs.p50),
+      p99: max((r) => r.loopDelayMs.p99),
+      max: max((r) => r.loopDelayMs.max),
+      samples: sum((r) => r.loopDelayMs.samples),
+    },
+    lateness: {
+      counts,
+      frames: sum((r) => r.lateness.frames),
+      lateFrames: sum((r) => r.lateness.lateFrames),
+      maxMs: max((r) => r.lateness.maxMs),
+    },
+    ticker: {
+      ticks: sum((r) => r.ticker.ticks),
+      missedTicks: sum((r) => r.ticker.missedTicks),
+      maxLatenessMs: max((r) => r.ticker.maxLatenessMs),
+    },
+    resources,
+    workerPids: replies.map((r) => r.pid),
+  };
 }
 
 /** Request/response over the fork IPC channel; each request times out on its own. */
@@ -95,6 +142,27 @@ export function procCpuTimes(pid: number | 'self'): { user: number; system: numb
   } catch {
     return null;
   }
+}
+
+/** The sum of a figure over processes (a cluster's primary and workers); null if any is gone. */
+export function sumOver<T extends number | { [k: string]: number }>(
+  pids: readonly number[],
+  read: (pid: number) => T | null,
+): T | null {
+  if (pids.length === 0) return null;
+  let total: T | null = null;
+  for (const pid of pids) {
+    const v = read(pid);
+    if (v === null) return null;
+    if (total === null) total = v;
+    else if (typeof v === 'number') total = ((total as number) + v) as T;
+    else {
+      const t = { ...(total as Record<string, number>) };
+      for (const [k, x] of Object.entries(v)) t[k] = (t[k] ?? 0) + x;
+      total = t as T;
+    }
+  }
+  return total;
 }
 
 /** Read and write system calls made so far (/proc/<pid>/io: syscr, syscw). */

@@ -77,7 +77,14 @@ export interface Report {
     loadavgAfter: number[];
   };
   options: Record<string, unknown>;
-  target: { mode: 'local' | 'url'; baseUrl: string; serverPid: number | null; emulatorPids: number[] };
+  target: {
+    mode: 'local' | 'url';
+    baseUrl: string;
+    serverPid: number | null;
+    /** The server's processes: with --workers, the cluster primary and its workers. */
+    serverPids: number[];
+    emulatorPids: number[];
+  };
   method: Record<string, string>;
   window: { startS: number; endS: number; seconds: number };
   calls: {

@@ -4,10 +4,11 @@
  * only the process itself can see: every pacer's per-frame lateness, the shared ticker's stats,
  * event-loop delay, heap, CPU and the handles keeping the process alive. It adds no work per frame.
  */
+import cluster, { type Worker } from 'node:cluster';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { processLateness } from '../server/telephony/pacer';
 import { sharedTicker } from '../server/telephony/ticker';
-import type { ProbeReply, ProbeRequest } from './loadtest-probe';
+import { mergeProbeReplies, type ProbeReply, type ProbeRequest } from './loadtest-probe';
 
 const LOOP_RESOLUTION_MS = 10;
 const loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
@@ -56,10 +57,49 @@ function answer(req: ProbeRequest): ProbeReply {
   return reply;
 }
 
-process.on('message', (msg: ProbeRequest) => {
-  if (typeof msg !== 'object' || msg === null || msg.type !== 'probe') return;
-  process.send?.(answer(msg));
-});
+const isProbe = (msg: unknown): msg is ProbeRequest =>
+  typeof msg === 'object' && msg !== null && (msg as { type?: unknown }).type === 'probe';
+
+if (cluster.isPrimary && process.env.WORKERS !== undefined && process.env.WORKERS !== '1') {
+  // The primary runs no calls: it asks every worker and merges their replies.
+  let seq = 0;
+  const waiting = new Map<number, (r: ProbeReply) => void>();
+  // Only workers that serve: the load test waits for all of them before the first call.
+  const listening = new Set<Worker>();
+  cluster.on('listening', (worker) => listening.add(worker));
+  cluster.on('exit', (worker) => listening.delete(worker));
+  cluster.on('message', (_worker, msg: ProbeReply & { type?: string }) => {
+    if (msg?.type !== 'probe-reply') return;
+    waiting.get(msg.id)?.(msg);
+    waiting.delete(msg.id);
+  });
+  const ask = (worker: Worker, req: ProbeRequest) =>
+    new Promise<ProbeReply | null>((resolve) => {
+      const id = ++seq;
+      const timer = setTimeout(() => {
+        waiting.delete(id);
+        resolve(null);
+      }, 8_000);
+      waiting.set(id, (r) => {
+        clearTimeout(timer);
+        resolve(r);
+      });
+      worker.send({ ...req, id });
+    });
+  process.on('message', (msg: unknown) => {
+    if (!isProbe(msg)) return;
+    void Promise.all([...listening].map((w) => ask(w, msg))).then((replies) => {
+      const got = replies.filter((r): r is ProbeReply => r !== null);
+      process.send?.(mergeProbeReplies(msg.id, process.pid, got));
+    });
+  });
+} else {
+  process.on('message', (msg: unknown) => {
+    if (!isProbe(msg)) return;
+    // A cluster worker answers its primary, which tells the replies from its own messages apart.
+    process.send?.(cluster.isWorker ? { ...answer(msg), type: 'probe-reply' } : answer(msg));
+  });
+}
 // Orphaned (the load generator died): shut down the way an orchestrator would ask.
 process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
 // The channel must not keep the server alive on its own, nor show up as a leaked handle.

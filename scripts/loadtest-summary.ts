@@ -241,6 +241,7 @@ export function buildReport(c: Collected): Report {
       mode: opts.url ? 'url' : 'local',
       baseUrl: target.baseUrl,
       serverPid: target.serverPid ?? null,
+      serverPids: [...target.serverPids],
       emulatorPids: target.emulatorPids,
     },
     method: { ...METHOD },
@@ -378,6 +379,7 @@ export function buildReport(c: Collected): Report {
           ? topProcesses(a.processes, b.processes, windowS, [
               process.pid,
               target.serverPid ?? -1,
+              ...target.serverPids,
               ...target.emulatorPids,
             ])
           : [],

@@ -41,6 +41,8 @@ export interface Target {
   readonly authToken: string;
   readonly accountSid: string;
   readonly serverPid: number | undefined;
+  /** The server's processes: its pid and, with WORKERS > 1, the workers' (CPU and RSS add up). */
+  readonly serverPids: readonly number[];
   /** The emulators' processes (locally), whose CPU counts as the load generator's. */
   readonly emulatorPids: number[];
   /** How late each emulator process's timers fired since the last ask (locally); null with --url. */
@@ -288,6 +290,30 @@ export async function startServer(
   }
 }
 
+/**
+ * With WORKERS > 1: waits until every worker serves (the primary's probe asks only those) and
+ * returns their pids. They inherit the primary's real-time policy at fork; each one's event loop
+ * goes one step above, as a single server's does.
+ */
+async function clusterWorkers(
+  probe: ProbeClient,
+  opts: Pick<LoadtestOptions, 'workers' | 'serverRt' | 'callersRt'>,
+  child: ChildProcess,
+): Promise<number[]> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const pids = (await probe.ask({ lite: true }))?.workerPids ?? [];
+    if (pids.length >= opts.workers) {
+      const loopRt = serverLoopRt(opts);
+      if (loopRt !== undefined) for (const pid of pids) mainThreadAt(pid, loopRt);
+      return pids;
+    }
+    if (child.exitCode !== null || Date.now() > deadline)
+      throw new Error(`${pids.length} of ${opts.workers} workers serving`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 async function waitReady(
   baseUrl: string,
   child: ChildProcess,
@@ -439,11 +465,14 @@ export async function startLocalTarget(
       PII_INDEX_KEY: piiIndexKey.toString('base64'),
       AUTH_SIGNING_KEYS: formatKeyList(new Map([[1, randomBytes(32)]])),
       LOG_LEVEL: 'warn',
-      MAX_CONCURRENT_CALLS: String(opts.calls * 2 + 50),
+      MAX_CONCURRENT_CALLS: String((opts.calls * 2 + 50) * opts.workers),
+      WORKERS: String(opts.workers),
     });
     progress(`database ${dbName}, Redis key prefix ${prefix}`);
     const serverJs = await buildServer(progress);
     const { child, baseUrl, log } = await startServer(serverJs, env, opts, progress);
+    const probe = new ProbeClient(child);
+    const workerPids = opts.workers > 1 ? await clusterWorkers(probe, opts, child) : [];
     let stopping = false;
     cleanups.push(async () => {
       stopping = true;
@@ -454,9 +483,10 @@ export async function startLocalTarget(
       authToken,
       accountSid,
       serverPid: child.pid,
+      serverPids: [child.pid, ...workerPids].filter((p): p is number => p !== undefined),
       emulatorPids: emulators.pids,
       emulatorTimers: () => emulators.timers(),
-      probe: new ProbeClient(child),
+      probe,
       emulated: { sttMs: opts.sttMs, llmMs: opts.llmMs, ttsMs: opts.ttsMs },
       log,
       exited: undefined,
@@ -479,6 +509,7 @@ export function urlTarget(opts: LoadtestOptions & { url: string }): Target {
     authToken: opts.authToken ?? DEMO_TWILIO.authToken,
     accountSid: DEMO_TWILIO.accountSid,
     serverPid: opts.serverPid,
+    serverPids: opts.serverPid === undefined ? [] : [opts.serverPid],
     emulatorPids: [],
     emulatorTimers: () => Promise.resolve(null),
     probe: undefined,

@@ -17,6 +17,7 @@ import {
   procCpuSeconds,
   procCpuTimes,
   procRssBytes,
+  sumOver,
   procSyscalls,
   scrapeMetrics,
   type ProbeReply,
@@ -40,9 +41,9 @@ async function point(
   return {
     t: performance.now(),
     callerSendLag: callerSendLag.snapshot(),
-    serverCpu: target.serverPid ? procCpuSeconds(target.serverPid) : null,
-    serverSys: target.serverPid ? (procCpuTimes(target.serverPid)?.system ?? null) : null,
-    serverIo: target.serverPid ? procSyscalls(target.serverPid) : null,
+    serverCpu: sumOver(target.serverPids, procCpuSeconds),
+    serverSys: sumOver(target.serverPids, (pid) => procCpuTimes(pid)?.system ?? null),
+    serverIo: sumOver(target.serverPids, procSyscalls),
     loadgenCpu: loadgenCpuSeconds(target),
     machine: machineJiffies(),
     processes: allProcesses(),
@@ -111,7 +112,7 @@ export async function runLoadtest(opts: LoadtestOptions, progress: (line: string
     const idleA = await point(target, null);
     await sleep(3000);
     const idleB = await point(target, { gc: false });
-    const idleRss = target.serverPid ? procRssBytes(target.serverPid) : null;
+    const idleRss = sumOver(target.serverPids, procRssBytes);
     const sequential = opts.total !== undefined;
     // Live memory (after a full GC) at idle and at the end of the window: what calls really hold.
     const idleLive = (await target.probe?.ask({ gc: true })) ?? null;
@@ -123,8 +124,10 @@ export async function runLoadtest(opts: LoadtestOptions, progress: (line: string
     sampler = setInterval(() => {
       samples.push({
         t: round((performance.now() - t0) / 1000, 1) as number,
-        serverCpuS: target.serverPid ? procCpuSeconds(target.serverPid) : null,
-        serverRssMb: target.serverPid ? round((procRssBytes(target.serverPid) ?? NaN) / MB, 1) : null,
+        serverCpuS: sumOver(target.serverPids, procCpuSeconds),
+        serverRssMb: target.serverPids.length
+          ? round((sumOver(target.serverPids, procRssBytes) ?? NaN) / MB, 1)
+          : null,
         serverHeapMb: heapMb,
         loadgenCpuS: loadgenCpuSeconds(target),
       });

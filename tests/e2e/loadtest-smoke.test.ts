@@ -195,4 +195,41 @@ describe('npm run loadtest (smoke)', () => {
       );
     },
   );
+
+  it.concurrent(
+    'with --workers 2 measures the cluster: every worker serving, figures summed over its processes',
+    async () => {
+      const { code, report } = await loadtest([
+        '--calls',
+        '2',
+        '--seconds',
+        '8',
+        '--settle',
+        '1',
+        '--warmup',
+        '1',
+        '--workers',
+        '2',
+        '--barge-in',
+        '0',
+        '--tts-ms-per-char',
+        '10',
+      ]);
+      expect({ errors: report.errors.count, exited: report.server.exited }).toEqual({
+        errors: 0,
+        exited: null,
+      });
+      expect(report.complete).toBe(true);
+      expect(code).toBe(0);
+      expect(report.calls).toMatchObject({ planned: 2, connected: 2, completed: 2, dropped: 0 });
+      // The primary and two workers, all counted as the server.
+      expect(report.target.serverPids).toHaveLength(3);
+      expect(report.target.serverPids[0]).toBe(report.target.serverPid);
+      // Paced frames come from the workers' probes, merged by the primary.
+      expect(report.pacing.frames).toBeGreaterThan(0);
+      expect(report.greetingServerMs?.n).toBeGreaterThanOrEqual(2);
+      // Each worker's idle RSS is over 100 MB (its SDKs), so the sum is well above one process.
+      expect(report.server.idle.rssMb).toBeGreaterThan(200);
+    },
+  );
 });
