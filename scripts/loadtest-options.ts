@@ -173,7 +173,11 @@ export const USAGE = HELP;
 /** What --server-first sets: the emulators above the server, the server above the callers. */
 export const SERVER_FIRST = { serverRt: 20, emulatorsRt: 30 } as const;
 
-/** The server's event loop: one step above its other threads, and above the callers when they are real-time. */
+/**
+ * The server's event loop: one step above its other threads, and above the callers when they are
+ * real-time. Not for cluster workers (loadtest-target.ts `clusterWorkers`): theirs stay at
+ * `serverRt`.
+ */
 export function serverLoopRt(opts: Pick<LoadtestOptions, 'serverRt' | 'callersRt'>): number | undefined {
   if (opts.serverRt === undefined) return undefined;
   return Math.max(opts.serverRt, opts.callersRt ?? 0) + 1;
@@ -204,6 +208,12 @@ export function optionWarnings(opts: LoadtestOptions): string[] {
       `the emulators do not run above the server's real-time priority (${opts.serverRt}, its event loop ` +
         `${loop}): its threads can delay their replies, and the delay counts as turn overhead (use ` +
         `--server-first, or --emulators-rt above ${loop})`,
+    );
+  if (opts.workers > 1 && opts.serverRt !== undefined && (opts.callersRt ?? 0) >= opts.serverRt)
+    warnings.push(
+      `with --workers the workers' event loops stay at --server-rt ${opts.serverRt} (one step up, ` +
+        `N workers on N CPUs livelock), so the callers at ${opts.callersRt} preempt the server ` +
+        `(use --server-rt above --callers-rt, e.g. --server-rt ${(opts.callersRt ?? 0) + 1})`,
     );
   if (opts.serverRt !== undefined && opts.serverCpus !== undefined && cpuCount(opts.serverCpus) === 1)
     warnings.push(

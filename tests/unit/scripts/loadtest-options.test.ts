@@ -83,6 +83,19 @@ describe('loadtest options', () => {
     expect(warn(['--server-cpus', '1', '--loadgen-cpus', '0'])).toEqual([]);
   });
 
+  it('warns when real-time callers would preempt cluster workers, whose loops are not raised', () => {
+    const warn = (args: string[]) => optionWarnings(parseOptions(args) as LoadtestOptions);
+    const rt = ['--callers-rt', '25', '--emulators-rt', '40'];
+    expect(warn(['--server-first', ...rt, '--workers', '2'])).toEqual([
+      expect.stringMatching(/workers' event loops stay at --server-rt 20.*--server-rt 26/),
+    ]);
+    expect(warn(['--server-first', ...rt])).toEqual([]);
+    expect(warn(['--server-rt', '26', ...rt, '--workers', '2'])).toEqual([]);
+    expect((parseOptions(['--workers', '2']) as LoadtestOptions).workers).toBe(2);
+    expect((parseOptions([]) as LoadtestOptions).workers).toBe(1);
+    expect(() => parseOptions(['--workers', '0'])).toThrow(/--workers/);
+  });
+
   it('refuses a CPU list taskset would misread and a priority outside 1-99', () => {
     expect(() => parseOptions(['--server-cpus', '1;rm'])).toThrow(/--server-cpus takes a CPU list/);
     expect(() => parseOptions(['--loadgen-cpus', 'all'])).toThrow(/--loadgen-cpus takes a CPU list/);
