@@ -53,14 +53,12 @@ export function healthRoutes(app: FastifyInstance, deps: AppDeps): void {
   });
 
   app.get('/metrics', async (_req, reply) => {
-    reply.header('content-type', deps.metrics.registry.contentType);
-    if (!deps.clusterMetrics) return deps.metrics.registry.metrics();
+    const text = deps.clusterMetrics ? await deps.clusterMetrics() : await deps.metrics.registry.metrics();
     // One worker's figures alone would read as the server's: fail the scrape instead.
-    const text = await deps.clusterMetrics();
     if (text === null)
       return reply
         .code(503)
         .send({ error: { code: 'METRICS_UNAVAILABLE', message: 'Cluster metrics did not arrive' } });
-    return text;
+    return reply.header('content-type', deps.metrics.registry.contentType).send(text);
   });
 }

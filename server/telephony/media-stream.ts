@@ -318,9 +318,8 @@ export class MediaStreamConnection {
     if (!this.#d.cluster) return null;
     const { result, prepared } = await this.#d.cluster.claim(callSid);
     this.#d.metrics.callHandoffs.inc({ result });
-    if (!prepared) return null;
-    this.#d.registry.take(callSid);
-    this.#d.phrases.adopt(prepared.greetingText, prepared.greetingAudio);
+    // The call already counts here: take() registered it before the claim.
+    if (prepared) this.#d.phrases.adopt(prepared.greetingText, prepared.greetingAudio);
     return prepared;
   }
 

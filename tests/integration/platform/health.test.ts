@@ -21,9 +21,14 @@ afterAll(async () => {
   await tdb.drop();
 });
 
-async function appWith(sessions: SessionStore, lifecycle = { draining: false }): Promise<FastifyInstance> {
+async function appWith(
+  sessions: SessionStore,
+  lifecycle = { draining: false },
+  clusterMetrics?: () => Promise<string | null>,
+): Promise<FastifyInstance> {
   const metrics = createMetrics();
   return buildApp({
+    ...(clusterMetrics ? { clusterMetrics } : {}),
     config: loadConfig({}),
     logger: createLogger({ level: 'silent' }),
     metrics,
@@ -146,5 +151,23 @@ describe('health endpoints', () => {
       expect(res.body).toContain(name);
     }
     await app.close();
+  });
+
+  it("/metrics in a cluster worker serves every worker's metrics, or 503 when they do not arrive", async () => {
+    const sessions = new MemorySessionStore({ ttlSeconds: 60, cipher });
+    let answer: string | null = 'bayline_active_calls 7\n';
+    const app = await appWith(sessions, { draining: false }, async () => answer);
+    const ok = await app.inject('/metrics');
+    expect(ok.statusCode).toBe(200);
+    expect(ok.headers['content-type']).toContain('text/plain');
+    expect(ok.body).toBe('bayline_active_calls 7\n');
+    answer = null;
+    const failed = await app.inject('/metrics');
+    expect(failed.statusCode).toBe(503);
+    expect(failed.json()).toEqual({
+      error: { code: 'METRICS_UNAVAILABLE', message: 'Cluster metrics did not arrive' },
+    });
+    await app.close();
+    await sessions.close();
   });
 });
