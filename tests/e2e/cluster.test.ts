@@ -7,7 +7,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { formatKeyList, PiiCipher } from '../../server/platform/crypto';
@@ -17,6 +16,7 @@ import { createTestDb, DATABASE_URL, type TestDb } from '../support/pg';
 import { createTestRedis, REDIS_URL, type TestRedis } from '../support/redis';
 import { TwilioCaller } from '../support/twilio-caller';
 import { until } from './flow';
+import { freePort } from './harness';
 
 const REPO = path.resolve(__dirname, '../..');
 const DANA = '+13125550142';
@@ -35,14 +35,6 @@ let baseUrl: string;
 const lines: string[] = [];
 const authToken = randomBytes(16).toString('hex');
 const accountSid = `AC${randomBytes(16).toString('hex')}`;
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 const logged = (msg: string) => lines.filter((l) => l.includes(`"msg":"${msg}"`)).length;
 
