@@ -161,8 +161,10 @@ describe('WORKERS=2', () => {
     expect(c.heardAudioMs).toBe(GREETING_MS);
   });
 
-  it('drains every worker once on SIGTERM and exits 0', async () => {
+  it('drains every worker once on SIGTERM to the whole group (as systemd sends it) and exits 0', async () => {
     const exited = new Promise<number | null>((r) => server.once('exit', (code) => r(code)));
+    // The workers ignore the signal itself and wait for the primary's word: one drain each.
+    for (const pid of workerPids(server.pid as number)) process.kill(pid, 'SIGTERM');
     server.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(logged('shutting down: draining calls')).toBe(2);
