@@ -83,6 +83,8 @@ export interface CallResult {
 
 export interface CallContext {
   readonly baseUrl: string;
+  /** What the server signs against (PUBLIC_BASE_URL), when it is not `baseUrl`. */
+  readonly publicBaseUrl?: string;
   readonly authToken: string;
   readonly accountSid: string;
   readonly emulated: { readonly sttMs: number; readonly llmMs: number; readonly ttsMs: number };
@@ -129,6 +131,7 @@ const FIRST_ANSWER_SPREAD_MS = 5000;
 export async function runCall(ctx: CallContext, plan: CallPlan): Promise<CallResult> {
   const caller = new TwilioCaller({
     baseUrl: ctx.baseUrl,
+    ...(ctx.publicBaseUrl === undefined ? {} : { publicBaseUrl: ctx.publicBaseUrl }),
     authToken: ctx.authToken,
     accountSid: ctx.accountSid,
     from: plan.from,

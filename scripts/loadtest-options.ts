@@ -53,6 +53,19 @@ export interface LoadtestOptions {
   readonly serverLog: string | undefined;
   readonly serverPid: number | undefined;
   readonly authToken: string | undefined;
+  /** With --url: the server's Twilio account SID (a served load test prints it). */
+  readonly accountSid: string | undefined;
+  /** With --url: a staff API key, to read each call's server-side turn latencies (/api/calls). */
+  readonly apiKey: string | undefined;
+  /**
+   * Start the server, its emulators, database and keys, print how to run callers against it (from
+   * another machine), and wait for Ctrl-C: the callers' CPU then is not this machine's.
+   */
+  readonly serve: boolean;
+  /** With --serve: the interface to listen on, the port (default: a free one) and the URL callers use. */
+  readonly host: string;
+  readonly port: number | undefined;
+  readonly publicUrl: string | undefined;
   readonly out: string | undefined;
   readonly seed: number;
   readonly quiet: boolean;
@@ -98,9 +111,20 @@ const HELP = `npm run loadtest -- --calls N --seconds S [options]
                        says whether they still sent in real time)
   --loadgen-cpus LIST  pin the load generator (this process) to these CPUs (e.g. 0), so the two
                        do not preempt each other: the server has a core of its own
-  --url URL            target a running server (demo mode) instead of starting one
+  --serve              start the server with its emulators, database and keys, as for a run, and
+                       print the command that runs callers against it, here or on another machine
+                       (so their CPU is not the server's); Ctrl-C stops it and removes it all
+  --host H             with --serve: listen on H (default 127.0.0.1; 0.0.0.0 for other machines)
+  --port P             with --serve: listen on P (default: a free port)
+  --public-url URL     with --serve: the URL the callers use (default http://<first non-loopback
+                       IPv4>:<port> with --host 0.0.0.0); calls are signed over it
+  --url URL            target a running server (demo mode, or one started with --serve) instead of
+                       starting one. Any server: its calls are real calls to it and its providers
   --server-pid PID     with --url: read that process's CPU and RSS from /proc
   --auth-token T       with --url: Twilio auth token to sign with (default: demo token)
+  --account-sid AC     with --url: the server's Twilio account SID (default: demo)
+  --api-key K          with --url: a staff API key; the server-side turn overhead is then read
+                       from each call's record (GET /api/calls/:callSid)
   --out FILE           write the JSON report there
   --seed N             random seed (default 1)
   --quiet              no progress lines`;
@@ -132,8 +156,13 @@ export function parseOptions(args: string[]): LoadtestOptions | 'help' {
   if (brain !== 'text' && brain !== 'demo') throw new Error('--brain must be text or demo');
   const url = str(args, '--url');
   const serverFirst = args.includes('--server-first');
-  if (url !== undefined && !/^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?\/?$/.test(url))
-    throw new Error('--url must be a loopback http(s) origin, e.g. http://127.0.0.1:8080');
+  if (url !== undefined && !ORIGIN.test(url))
+    throw new Error('--url must be an http(s) origin, e.g. http://127.0.0.1:8080');
+  const publicUrl = str(args, '--public-url');
+  if (publicUrl !== undefined && !ORIGIN.test(publicUrl))
+    throw new Error('--public-url must be an http(s) origin, e.g. http://10.0.0.5:8080');
+  const serve = args.includes('--serve');
+  if (serve && url !== undefined) throw new Error('--serve starts a server; --url targets one: not both');
   return {
     calls,
     seconds,
@@ -162,6 +191,12 @@ export function parseOptions(args: string[]): LoadtestOptions | 'help' {
     loadgenCpus: cpuList(str(args, '--loadgen-cpus'), '--loadgen-cpus'),
     serverPid: num(args, '--server-pid', 1, 2 ** 31),
     authToken: str(args, '--auth-token'),
+    accountSid: str(args, '--account-sid'),
+    apiKey: str(args, '--api-key'),
+    serve,
+    host: str(args, '--host') ?? '127.0.0.1',
+    port: num(args, '--port', 1, 65535),
+    publicUrl: publicUrl?.replace(/\/+$/, ''),
     out: str(args, '--out'),
     seed: num(args, '--seed', 0, 2 ** 31) ?? 1,
     quiet: args.includes('--quiet'),
@@ -169,6 +204,9 @@ export function parseOptions(args: string[]): LoadtestOptions | 'help' {
 }
 
 export const USAGE = HELP;
+
+/** An http(s) origin: scheme, host and optional port, nothing after. */
+const ORIGIN = /^https?:\/\/[^/\s?#]+\/?$/;
 
 /** What --server-first sets: the emulators above the server, the server above the callers. */
 export const SERVER_FIRST = { serverRt: 20, emulatorsRt: 30 } as const;

@@ -25,6 +25,8 @@ import type { TurnLatency } from '../server/conversation/ports';
 import type { EmulatorMessage, EmulatorSettings } from './loadtest-emulators';
 import { serverLoopRt, type LoadtestOptions } from './loadtest-options';
 import { ProbeClient } from './loadtest-probe';
+import { apiCallLatencies } from './loadtest-remote';
+import { Accounts } from '../server/dashboard/accounts';
 
 export interface ServerLog {
   errors: number;
@@ -37,7 +39,10 @@ export interface ServerLog {
 export type EmulatorLateness = Record<EmulatorSettings['role'], number[]>;
 
 export interface Target {
+  /** Where this process reaches the server. */
   readonly baseUrl: string;
+  /** The URL the server knows itself by (PUBLIC_BASE_URL): webhooks are signed over it. */
+  readonly publicUrl: string;
   readonly authToken: string;
   readonly accountSid: string;
   readonly serverPid: number | undefined;
@@ -55,6 +60,8 @@ export interface Target {
   exited: string | undefined;
   /** The server's own per-turn figures from the call records, once the calls are final. */
   callLatencies(callSids: string[], timeoutMs: number): Promise<Map<string, TurnLatency[]> | null>;
+  /** Locally: a staff API key in the test database, for callers run elsewhere (--serve). */
+  createApiKey?(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -224,6 +231,15 @@ export function mainThreadAt(pid: number, priority: number): void {
   execFileSync('chrt', ['--rr', '--pid', String(priority), String(pid)], { stdio: 'ignore' });
 }
 
+/** With --host 0.0.0.0 the callers come from elsewhere: the first non-loopback IPv4 address. */
+export function defaultPublicUrl(host: string, port: number): string {
+  if (host !== '0.0.0.0') return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const ipv4 = Object.values(os.networkInterfaces())
+    .flat()
+    .find((a) => a !== undefined && a.family === 'IPv4' && !a.internal);
+  return `http://${ipv4?.address ?? '127.0.0.1'}:${port}`;
+}
+
 async function freePort(): Promise<number> {
   const s = net.createServer();
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
@@ -252,13 +268,15 @@ export async function startServer(
   opts: Pick<
     LoadtestOptions,
     'serverArgs' | 'serverNice' | 'serverCpus' | 'serverRt' | 'callersRt' | 'serverLog'
-  >,
+  > & { host?: string },
   progress: (s: string) => void,
   pickPort: () => Promise<number> = freePort,
 ): Promise<{ child: ChildProcess; baseUrl: string; log: ServerLog }> {
+  // This process reaches the server on loopback unless it listens on one interface only.
+  const local = opts.host === undefined || opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host;
   for (let attempt = 1; ; attempt++) {
     const port = await pickPort();
-    const baseUrl = `http://127.0.0.1:${port}`;
+    const baseUrl = `http://${local}:${port}`;
     progress(`starting server on ${baseUrl}`);
     const child = fork(serverJs, [], {
       cwd: REPO,
@@ -442,12 +460,13 @@ export async function startLocalTarget(
 
     const accountSid = `AC${randomBytes(16).toString('hex')}`;
     const authToken = randomBytes(16).toString('hex');
+    const publicUrlOf = (port: number) => opts.publicUrl ?? defaultPublicUrl(opts.host, port);
     const env = (port: number): NodeJS.ProcessEnv => ({
       PATH: process.env.PATH,
       HOME: process.env.HOME,
       PORT: String(port),
-      HOST: '127.0.0.1',
-      PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+      HOST: opts.host,
+      PUBLIC_BASE_URL: publicUrlOf(port),
       DATABASE_URL: dbUrl.href,
       REDIS_URL,
       REDIS_KEY_PREFIX: prefix,
@@ -468,7 +487,14 @@ export async function startLocalTarget(
     });
     progress(`database ${dbName}, Redis key prefix ${prefix}`);
     const serverJs = await buildServer(progress);
-    const { child, baseUrl, log } = await startServer(serverJs, env, opts, progress);
+    const fixedPort = opts.port;
+    const { child, baseUrl, log } = await startServer(
+      serverJs,
+      env,
+      opts,
+      progress,
+      fixedPort === undefined ? undefined : () => Promise.resolve(fixedPort),
+    );
     const probe = new ProbeClient(child);
     const workerPids = opts.workers > 1 ? await clusterWorkers(probe, opts, child) : [];
     let stopping = false;
@@ -478,6 +504,7 @@ export async function startLocalTarget(
     });
     const target: Target = {
       baseUrl,
+      publicUrl: publicUrlOf(Number(new URL(baseUrl).port)),
       authToken,
       accountSid,
       serverPid: child.pid,
@@ -489,6 +516,7 @@ export async function startLocalTarget(
       log,
       exited: undefined,
       callLatencies: (sids, timeoutMs) => callLatenciesFrom(db, sids, timeoutMs),
+      createApiKey: async () => (await new Accounts(db).createApiKey('loadtest', 'staff')).key,
       close,
     };
     child.on('exit', (code, signal) => {
@@ -504,8 +532,9 @@ export async function startLocalTarget(
 export function urlTarget(opts: LoadtestOptions & { url: string }): Target {
   return {
     baseUrl: opts.url,
+    publicUrl: opts.url,
     authToken: opts.authToken ?? DEMO_TWILIO.authToken,
-    accountSid: DEMO_TWILIO.accountSid,
+    accountSid: opts.accountSid ?? DEMO_TWILIO.accountSid,
     serverPid: opts.serverPid,
     serverPids: opts.serverPid === undefined ? [] : [opts.serverPid],
     emulatorPids: [],
@@ -514,7 +543,10 @@ export function urlTarget(opts: LoadtestOptions & { url: string }): Target {
     emulated: { sttMs: opts.sttMs, llmMs: opts.llmMs, ttsMs: opts.ttsMs },
     log: { errors: 0, warnings: 0, samples: [] },
     exited: undefined,
-    callLatencies: () => Promise.resolve(null),
+    callLatencies: (sids, timeoutMs) =>
+      opts.apiKey === undefined
+        ? Promise.resolve(null)
+        : apiCallLatencies(opts.url, opts.apiKey, sids, timeoutMs),
     close: () => Promise.resolve(),
   };
 }

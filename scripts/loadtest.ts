@@ -24,6 +24,7 @@ import {
 } from './loadtest-probe';
 import { formatReport, type Report } from './loadtest-report';
 import { buildReport, round, type Point } from './loadtest-summary';
+import { callersCommand } from './loadtest-remote';
 import { pinCpus, realtime, startLocalTarget, urlTarget, type Target } from './loadtest-target';
 
 const MB = 2 ** 20;
@@ -88,6 +89,7 @@ export async function runLoadtest(opts: LoadtestOptions, progress: (line: string
     if (opts.callersRt !== undefined) realtime(process.pid, opts.callersRt);
     const ctx = (i: number): CallContext => ({
       baseUrl: target.baseUrl,
+      publicBaseUrl: target.publicUrl,
       authToken: target.authToken,
       accountSid: target.accountSid,
       emulated: target.emulated,
@@ -294,6 +296,23 @@ export async function runLoadtest(opts: LoadtestOptions, progress: (line: string
   }
 }
 
+/** --serve: the server side of a run whose callers are elsewhere, until Ctrl-C or SIGTERM. */
+async function serveOnly(opts: LoadtestOptions, progress: (line: string) => void): Promise<void> {
+  const target = await startLocalTarget(opts, progress);
+  try {
+    const apiKey = await (target.createApiKey as () => Promise<string>)();
+    console.log(`serving ${target.publicUrl} (Ctrl-C stops it and removes its database and keys)`);
+    console.log(`callers: ${callersCommand(opts, target, target.publicUrl, apiKey)}`);
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', () => resolve());
+      process.once('SIGTERM', () => resolve());
+    });
+    progress('stopping the server, removing the test database and keys');
+  } finally {
+    await target.close();
+  }
+}
+
 async function main(): Promise<void> {
   let opts: LoadtestOptions | 'help';
   try {
@@ -309,6 +328,12 @@ async function main(): Promise<void> {
   }
   const quiet = opts.quiet;
   for (const w of optionWarnings(opts)) console.error(`[loadtest] warning: ${w}`);
+  if (opts.serve) {
+    await serveOnly(opts, (l) => {
+      if (!quiet) console.error(`[loadtest] ${l}`);
+    });
+    return;
+  }
   const report = await runLoadtest(opts, (l) => {
     if (!quiet) console.error(`[loadtest] ${l}`);
   });

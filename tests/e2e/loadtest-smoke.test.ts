@@ -3,10 +3,11 @@
  * (its own database, Redis prefix and emulated providers), then a tiny leak-check run. Asserts the
  * report is complete and error-free; the timings belong to real runs (docs/performance.md), not CI.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import type { Report } from '../../scripts/loadtest-report';
 
 const REPO = path.resolve(__dirname, '../..');
@@ -230,6 +231,52 @@ describe('npm run loadtest (smoke)', () => {
       expect(report.greetingServerMs?.n).toBeGreaterThanOrEqual(2);
       // Each worker's idle RSS is over 100 MB (its SDKs), so the sum is well above one process.
       expect(report.server.idle.rssMb).toBeGreaterThan(200);
+    },
+  );
+
+  it.concurrent(
+    'serves the server side for callers elsewhere, and reads their turns back over the staff API',
+    async () => {
+      const served = spawn(
+        process.execPath,
+        ['--import', 'tsx', 'scripts/loadtest.ts', '--serve', '--quiet', '--tts-ms-per-char', '10'],
+        { cwd: REPO, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      const exited = new Promise<number | null>((r) => served.once('exit', (code) => r(code)));
+      try {
+        const line = await new Promise<string>((resolve, reject) => {
+          createInterface({ input: served.stdout }).on('line', (l) => {
+            if (l.startsWith('callers: ')) resolve(l);
+          });
+          void exited.then((code) => reject(new Error(`--serve exited with ${code}`)));
+        });
+        // The printed command, as someone would paste it on the callers' machine.
+        const args = line.split(' ').slice(5, -4);
+        expect(args).toEqual(expect.arrayContaining(['--url', '--auth-token', '--account-sid', '--api-key']));
+        const { code, report } = await loadtest([
+          ...args,
+          '--calls',
+          '2',
+          '--seconds',
+          '12',
+          '--settle',
+          '1',
+          '--warmup',
+          '1',
+          '--barge-in',
+          '0',
+        ]);
+        expect(report.errors.count).toBe(0);
+        expect(report.target.mode).toBe('url');
+        expect(report.calls).toMatchObject({ planned: 2, connected: 2, completed: 2, dropped: 0 });
+        // The server's own turn figures came back over GET /api/calls.
+        expect(report.turnOverheadMs?.n).toBeGreaterThanOrEqual(1);
+        expect(report.pacing.frames).toBeGreaterThan(0);
+        expect(code).toBe(0);
+      } finally {
+        served.kill('SIGINT');
+      }
+      expect(await exited).toBe(0);
     },
   );
 });

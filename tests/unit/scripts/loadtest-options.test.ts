@@ -96,6 +96,35 @@ describe('loadtest options', () => {
     expect(() => parseOptions(['--workers', '0'])).toThrow(/--workers/);
   });
 
+  it('serves for callers elsewhere, or targets any http(s) origin with what it needs to know', () => {
+    expect(parseOptions(['--serve', '--host', '0.0.0.0', '--port', '9000'])).toMatchObject({
+      serve: true,
+      host: '0.0.0.0',
+      port: 9000,
+      publicUrl: undefined,
+    });
+    expect(parseOptions([])).toMatchObject({ serve: false, host: '127.0.0.1', port: undefined });
+    expect(
+      parseOptions([
+        '--url',
+        'http://10.0.0.5:8080/',
+        '--auth-token',
+        't',
+        '--account-sid',
+        'AC1',
+        '--api-key',
+        'bk_x',
+      ]),
+    ).toMatchObject({ url: 'http://10.0.0.5:8080', authToken: 't', accountSid: 'AC1', apiKey: 'bk_x' });
+    expect(parseOptions(['--serve', '--public-url', 'https://lt.example.com/'])).toMatchObject({
+      publicUrl: 'https://lt.example.com',
+    });
+    expect(() => parseOptions(['--url', 'http://10.0.0.5:8080/twilio'])).toThrow(/--url must be an http/);
+    expect(() => parseOptions(['--url', 'ftp://10.0.0.5'])).toThrow(/--url must be an http/);
+    expect(() => parseOptions(['--serve', '--public-url', '10.0.0.5:80'])).toThrow(/--public-url/);
+    expect(() => parseOptions(['--serve', '--url', 'http://127.0.0.1:8080'])).toThrow(/not both/);
+  });
+
   it('refuses a CPU list taskset would misread and a priority outside 1-99', () => {
     expect(() => parseOptions(['--server-cpus', '1;rm'])).toThrow(/--server-cpus takes a CPU list/);
     expect(() => parseOptions(['--loadgen-cpus', 'all'])).toThrow(/--loadgen-cpus takes a CPU list/);
