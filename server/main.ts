@@ -36,7 +36,9 @@ async function main(): Promise<void> {
   // Loaded here, not at the top: the primary never needs it.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { serve } = require('./serve') as typeof import('./serve');
-  if (cluster.isWorker) {
+  // Forked by our primary (it passes WORKERS on). Under another cluster master (PM2's, say), no one
+  // answers claims or metric requests: each process then serves alone, as separate instances do.
+  if (cluster.isWorker && config.workers > 1) {
     const link = new ClusterLink({
       send: (msg: object) => process.send?.(msg),
       on: (event: 'message', fn: (msg: unknown) => void) => process.on(event, fn),
