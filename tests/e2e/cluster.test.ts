@@ -6,7 +6,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { formatKeyList, PiiCipher } from '../../server/platform/crypto';
@@ -32,6 +33,8 @@ let tr: TestRedis;
 let emulators: RunningEmulators;
 let server: ChildProcess;
 let baseUrl: string;
+/** The server's environment, but for WORKERS, PORT and PUBLIC_BASE_URL. */
+let env: NodeJS.ProcessEnv;
 const lines: string[] = [];
 const authToken = randomBytes(16).toString('hex');
 const accountSid = `AC${randomBytes(16).toString('hex')}`;
@@ -82,32 +85,30 @@ beforeAll(async () => {
   baseUrl = `http://127.0.0.1:${port}`;
   const db = new URL(DATABASE_URL);
   db.searchParams.set('options', `-c search_path=${tdb.searchPath}`);
+  env = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    HOST: '127.0.0.1',
+    DATABASE_URL: db.href,
+    REDIS_URL,
+    REDIS_KEY_PREFIX: tr.prefix,
+    OPENAI_API_KEY: 'sk-test',
+    OPENAI_BASE_URL: emulators.urls.openaiBaseUrl,
+    OPENAI_REALTIME_URL: emulators.urls.openaiRealtimeUrl,
+    ELEVENLABS_API_KEY: 'test',
+    ELEVENLABS_BASE_URL: emulators.urls.elevenlabsBaseUrl,
+    TWILIO_API_BASE_URL: emulators.urls.twilioApiBaseUrl,
+    TWILIO_ACCOUNT_SID: accountSid,
+    TWILIO_AUTH_TOKEN: authToken,
+    PII_KEYS: formatKeyList(pii),
+    PII_INDEX_KEY: index.toString('base64'),
+    AUTH_SIGNING_KEYS: formatKeyList(new Map([[1, randomBytes(32)]])),
+    LOG_LEVEL: 'info',
+  };
   server = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
     cwd: REPO,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      WORKERS: '2',
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      PUBLIC_BASE_URL: baseUrl,
-      DATABASE_URL: db.href,
-      REDIS_URL,
-      REDIS_KEY_PREFIX: tr.prefix,
-      OPENAI_API_KEY: 'sk-test',
-      OPENAI_BASE_URL: emulators.urls.openaiBaseUrl,
-      OPENAI_REALTIME_URL: emulators.urls.openaiRealtimeUrl,
-      ELEVENLABS_API_KEY: 'test',
-      ELEVENLABS_BASE_URL: emulators.urls.elevenlabsBaseUrl,
-      TWILIO_API_BASE_URL: emulators.urls.twilioApiBaseUrl,
-      TWILIO_ACCOUNT_SID: accountSid,
-      TWILIO_AUTH_TOKEN: authToken,
-      PII_KEYS: formatKeyList(pii),
-      PII_INDEX_KEY: index.toString('base64'),
-      AUTH_SIGNING_KEYS: formatKeyList(new Map([[1, randomBytes(32)]])),
-      LOG_LEVEL: 'info',
-    },
+    env: { ...env, WORKERS: '2', PORT: String(port), PUBLIC_BASE_URL: baseUrl },
   });
   for (const s of [server.stdout, server.stderr])
     if (s) createInterface({ input: s }).on('line', (l) => lines.push(l));
@@ -159,6 +160,40 @@ describe('WORKERS=2', () => {
     expect(workerPids(server.pid as number)).toHaveLength(2);
     const c = await call();
     expect(c.heardAudioMs).toBe(GREETING_MS);
+  });
+
+  it('serves alone under another cluster master, which does not answer our messages', async () => {
+    // PM2's cluster mode forks its instances with node:cluster too, and knows nothing of claims or
+    // metric requests: a worker waiting on them would delay every greeting and fail every scrape.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'foreign-primary-'));
+    const primary = path.join(dir, 'primary.js');
+    writeFileSync(
+      primary,
+      `const cluster = require('node:cluster');
+cluster.setupPrimary({ exec: ${JSON.stringify(path.join(REPO, 'server/main.ts'))}, execArgv: ['--import', 'tsx'] });
+cluster.fork();`,
+    );
+    const port = await freePort();
+    const foreign = spawn(process.execPath, [primary], {
+      cwd: REPO,
+      stdio: 'ignore',
+      env: { ...env, PORT: String(port), PUBLIC_BASE_URL: `http://127.0.0.1:${port}` },
+    });
+    try {
+      await until(
+        async () => (await fetch(`http://127.0.0.1:${port}/health`).catch(() => null))?.ok === true,
+        60_000,
+      );
+      const started = Date.now();
+      const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain('bayline_active_calls');
+      expect(Date.now() - started).toBeLessThan(2000);
+    } finally {
+      for (const pid of workerPids(foreign.pid as number)) process.kill(pid, 'SIGKILL');
+      foreign.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('drains every worker once on SIGTERM to the whole group (as systemd sends it) and exits 0', async () => {
