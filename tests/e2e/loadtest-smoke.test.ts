@@ -200,15 +200,18 @@ describe('npm run loadtest (smoke)', () => {
   it.concurrent(
     'with --workers 2 measures the cluster: every worker serving, figures summed over its processes',
     async () => {
+      // As long as the first run: a turn must fall inside the window for the report to be complete.
       const { code, report } = await loadtest([
         '--calls',
-        '2',
+        '3',
         '--seconds',
-        '8',
+        '12',
         '--settle',
         '1',
         '--warmup',
         '1',
+        '--seed',
+        '7',
         '--workers',
         '2',
         '--barge-in',
@@ -222,13 +225,13 @@ describe('npm run loadtest (smoke)', () => {
       });
       expect(report.complete).toBe(true);
       expect(code).toBe(0);
-      expect(report.calls).toMatchObject({ planned: 2, connected: 2, completed: 2, dropped: 0 });
+      expect(report.calls).toMatchObject({ planned: 3, connected: 3, completed: 3, dropped: 0 });
       // The primary and two workers, all counted as the server.
       expect(report.target.serverPids).toHaveLength(3);
       expect(report.target.serverPids[0]).toBe(report.target.serverPid);
       // Paced frames come from the workers' probes, merged by the primary.
       expect(report.pacing.frames).toBeGreaterThan(0);
-      expect(report.greetingServerMs?.n).toBeGreaterThanOrEqual(2);
+      expect(report.greetingServerMs?.n).toBeGreaterThanOrEqual(3);
       // Each worker's idle RSS is over 100 MB (its SDKs), so the sum is well above one process.
       expect(report.server.idle.rssMb).toBeGreaterThan(200);
     },
@@ -256,19 +259,21 @@ describe('npm run loadtest (smoke)', () => {
         const { code, report } = await loadtest([
           ...args,
           '--calls',
-          '2',
+          '3',
           '--seconds',
           '12',
           '--settle',
           '1',
           '--warmup',
           '1',
+          '--seed',
+          '7',
           '--barge-in',
           '0',
         ]);
         expect(report.errors.count).toBe(0);
         expect(report.target.mode).toBe('url');
-        expect(report.calls).toMatchObject({ planned: 2, connected: 2, completed: 2, dropped: 0 });
+        expect(report.calls).toMatchObject({ planned: 3, connected: 3, completed: 3, dropped: 0 });
         // The server's own turn figures came back over GET /api/calls.
         expect(report.turnOverheadMs?.n).toBeGreaterThanOrEqual(1);
         expect(report.pacing.frames).toBeGreaterThan(0);
