@@ -495,13 +495,14 @@ export async function startLocalTarget(
       progress,
       fixedPort === undefined ? undefined : () => Promise.resolve(fixedPort),
     );
-    const probe = new ProbeClient(child);
-    const workerPids = opts.workers > 1 ? await clusterWorkers(probe, opts, child) : [];
     let stopping = false;
     cleanups.push(async () => {
       stopping = true;
       await stopChild(child);
     });
+    const probe = new ProbeClient(child);
+    // After the server is in the cleanups: workers that never serve must not leave it running.
+    const workerPids = opts.workers > 1 ? await clusterWorkers(probe, opts, child) : [];
     const target: Target = {
       baseUrl,
       publicUrl: publicUrlOf(Number(new URL(baseUrl).port)),
