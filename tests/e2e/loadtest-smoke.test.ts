@@ -55,24 +55,18 @@ const isDist = (d: unknown, n: number) =>
     }),
   ) ?? expect((d as { n: number }).n).toBeGreaterThanOrEqual(n);
 
+/** A short run long enough for turns inside its window: 3 calls for 12 s, one warm-up call. */
+const SHORT_RUN = ['--calls', '3', '--seconds', '12', '--settle', '1', '--warmup', '1', '--seed', '7'];
+
 describe('npm run loadtest (smoke)', () => {
   // Short speech (10 ms of audio per character) keeps each call to a few seconds.
   it.concurrent(
     'runs concurrent calls with turns and barge-ins and reports every figure, error-free',
     async () => {
       const { code, stdout, report } = await loadtest([
-        '--calls',
-        '3',
-        '--seconds',
-        '12',
-        '--settle',
-        '1',
-        '--warmup',
-        '1',
+        ...SHORT_RUN,
         '--barge-in',
         '0.5',
-        '--seed',
-        '7',
         '--tts-ms-per-char',
         '10',
         // The server on a CPU of its own, the load generator (callers and emulators) on another.
@@ -202,16 +196,7 @@ describe('npm run loadtest (smoke)', () => {
     async () => {
       // As long as the first run: a turn must fall inside the window for the report to be complete.
       const { code, report } = await loadtest([
-        '--calls',
-        '3',
-        '--seconds',
-        '12',
-        '--settle',
-        '1',
-        '--warmup',
-        '1',
-        '--seed',
-        '7',
+        ...SHORT_RUN,
         '--workers',
         '2',
         '--barge-in',
@@ -256,21 +241,7 @@ describe('npm run loadtest (smoke)', () => {
         // The printed command, as someone would paste it on the callers' machine.
         const args = line.split(' ').slice(5, -4);
         expect(args).toEqual(expect.arrayContaining(['--url', '--auth-token', '--account-sid', '--api-key']));
-        const { code, report } = await loadtest([
-          ...args,
-          '--calls',
-          '3',
-          '--seconds',
-          '12',
-          '--settle',
-          '1',
-          '--warmup',
-          '1',
-          '--seed',
-          '7',
-          '--barge-in',
-          '0',
-        ]);
+        const { code, report } = await loadtest([...args, ...SHORT_RUN, '--barge-in', '0']);
         expect(report.errors.count).toBe(0);
         expect(report.target.mode).toBe('url');
         expect(report.calls).toMatchObject({ planned: 3, connected: 3, completed: 3, dropped: 0 });
