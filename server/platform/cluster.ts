@@ -28,7 +28,24 @@ export interface WorkerPort {
   send(msg: object): void;
 }
 
-const RESTART_DELAY_MS = 1_000;
+/**
+ * How long to wait before replacing a worker that died: 1 s, then twice as long for each worker
+ * in a row that died within 10 s of its start (a crash at start-up would otherwise loop every
+ * second), up to 30 s. A worker that lived longer starts the count again.
+ */
+export class RestartBackoff {
+  static readonly BASE_MS = 1_000;
+  static readonly MAX_MS = 30_000;
+  static readonly HEALTHY_MS = 10_000;
+  #youngDeaths = 0;
+
+  next(livedMs: number): number {
+    if (livedMs >= RestartBackoff.HEALTHY_MS) this.#youngDeaths = 0;
+    const delay = Math.min(RestartBackoff.MAX_MS, RestartBackoff.BASE_MS * 2 ** this.#youngDeaths);
+    this.#youngDeaths++;
+    return delay;
+  }
+}
 
 /** In a worker: answer the primary's metric requests from this registry (prom-client's protocol). */
 export function exposeWorkerMetrics(registry: Registry): void {
@@ -114,9 +131,12 @@ export function runPrimary(opts: { workers: number; logger: Logger; drainTimeout
   const aggregator = new AggregatorRegistry();
   const router = new ClusterRouter({ metrics: () => aggregator.clusterMetrics() });
   let stopping = false;
+  const backoff = new RestartBackoff();
+  const startedAt = new Map<number, number>();
 
   const fork = (): Worker => {
     const worker = cluster.fork();
+    startedAt.set(worker.id, Date.now());
     router.add(worker.id, { send: (msg) => worker.isConnected() && worker.send(msg) });
     worker.on('message', (msg: RoutedMessage) => {
       if (typeof msg === 'object' && msg !== null && msg.type?.startsWith(MESSAGE_PREFIX))
@@ -134,10 +154,13 @@ export function runPrimary(opts: { workers: number; logger: Logger; drainTimeout
       }
       return;
     }
-    logger.error({ worker: worker.id, code, signal }, 'worker died; starting another');
+    const delayMs = backoff.next(Date.now() - (startedAt.get(worker.id) ?? 0));
+    startedAt.delete(worker.id);
+    logger.error({ worker: worker.id, code, signal, restartInMs: delayMs }, 'worker died; starting another');
+    // Not unref'd: when every worker has died, this timer is what keeps the primary alive.
     setTimeout(() => {
       if (!stopping) fork();
-    }, RESTART_DELAY_MS).unref();
+    }, delayMs);
   });
 
   const stop = (signal: NodeJS.Signals) => {

@@ -162,6 +162,16 @@ describe('WORKERS=2', () => {
     expect(c.heardAudioMs).toBe(GREETING_MS);
   });
 
+  it('outlives all of its workers dying at once, and starts them again', async () => {
+    // The primary holds no handle of its own: its restart timer is what keeps it alive then.
+    for (const pid of workerPids(server.pid as number)) process.kill(pid, 'SIGKILL');
+    await until(() => logged('worker died; starting another') === 3, 10_000);
+    await until(() => logged('Bayline is listening') === 5 || server.exitCode !== null, 60_000);
+    expect(server.exitCode).toBeNull();
+    expect(workerPids(server.pid as number)).toHaveLength(2);
+    expect((await call()).heardAudioMs).toBe(GREETING_MS);
+  });
+
   it('serves alone under another cluster master, which does not answer our messages', async () => {
     // PM2's cluster mode forks its instances with node:cluster too, and knows nothing of claims or
     // metric requests: a worker waiting on them would delay every greeting and fail every scrape.

@@ -1,4 +1,4 @@
-import { ClusterRouter } from '../../../server/platform/cluster';
+import { ClusterRouter, RestartBackoff } from '../../../server/platform/cluster';
 
 /** A worker as the router sees it: the messages sent to it, in order. */
 function worker(): { inbox: object[]; send(msg: object): void } {
@@ -90,5 +90,15 @@ describe('ClusterRouter (the cluster primary)', () => {
     router.broadcast({ type: 'bayline:drain' });
     expect(w1.inbox).toEqual([{ type: 'bayline:drain' }]);
     expect(w2.inbox).toEqual([{ type: 'bayline:drain' }]);
+  });
+});
+
+describe('RestartBackoff', () => {
+  it('doubles the wait for workers that die young, up to 30 s, and starts over after a healthy one', () => {
+    const b = new RestartBackoff();
+    const young = [0, 0, 0, 0, 0, 0, 0].map(() => b.next(500));
+    expect(young).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000]);
+    expect(b.next(60_000)).toBe(1_000);
+    expect(b.next(2_000)).toBe(2_000);
   });
 });
