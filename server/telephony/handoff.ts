@@ -39,6 +39,15 @@ type Incoming =
 
 export type ClaimResult = 'claimed' | 'unknown' | 'timeout';
 
+const TIMED_OUT = Symbol('timed out');
+
+/** The resolver waiting for answer `id`, removed from `waiting`; none when it timed out. */
+function take<T>(waiting: Map<number, T>, id: number): T | undefined {
+  const found = waiting.get(id);
+  waiting.delete(id);
+  return found;
+}
+
 export class ClusterLink {
   readonly #port: ClusterPort;
   readonly #claimTimeoutMs: number;
@@ -81,19 +90,12 @@ export class ClusterLink {
    * (rung on another host, expired) or no answer came within the timeout.
    */
   async claim(callSid: string): Promise<{ result: ClaimResult; prepared: PreparedCall | null }> {
-    const id = ++this.#seq;
-    const answer = await new Promise<{ call: HandedCall; clip: AudioClip } | null | 'timeout'>((resolve) => {
-      const timer = setTimeout(() => {
-        this.#claims.delete(id);
-        resolve('timeout');
-      }, this.#claimTimeoutMs);
-      this.#claims.set(id, (c) => {
-        clearTimeout(timer);
-        resolve(c);
-      });
-      this.#port.send({ type: 'bayline:claim', id, callSid });
-    });
-    if (answer === 'timeout') return { result: 'timeout', prepared: null };
+    const answer = await this.#ask(this.#claims, this.#claimTimeoutMs, (id) => ({
+      type: 'bayline:claim',
+      id,
+      callSid,
+    }));
+    if (answer === TIMED_OUT) return { result: 'timeout', prepared: null };
     if (answer === null) return { result: 'unknown', prepared: null };
     return {
       result: 'claimed',
@@ -103,17 +105,30 @@ export class ClusterLink {
 
   /** The metrics of every worker, aggregated by the primary; null when it did not answer. */
   async metrics(): Promise<string | null> {
+    const text = await this.#ask(this.#scrapes, METRICS_TIMEOUT_MS, (id) => ({
+      type: 'bayline:metrics',
+      id,
+    }));
+    return text === TIMED_OUT ? null : text;
+  }
+
+  /** Sends a request under a fresh id; its answer is what #receive hands the waiting resolver. */
+  #ask<T>(
+    waiting: Map<number, (answer: T) => void>,
+    timeoutMs: number,
+    message: (id: number) => object,
+  ): Promise<T | typeof TIMED_OUT> {
     const id = ++this.#seq;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
-        this.#scrapes.delete(id);
-        resolve(null);
-      }, METRICS_TIMEOUT_MS);
-      this.#scrapes.set(id, (text) => {
+        waiting.delete(id);
+        resolve(TIMED_OUT);
+      }, timeoutMs);
+      waiting.set(id, (answer) => {
         clearTimeout(timer);
-        resolve(text);
+        resolve(answer);
       });
-      this.#port.send({ type: 'bayline:metrics', id });
+      this.#port.send(message(id));
     });
   }
 
@@ -134,12 +149,9 @@ export class ClusterLink {
         void this.#handOver(m.id, m.callSid, m.from);
         return;
       case 'bayline:claimed': {
-        const done = this.#claims.get(m.id);
-        if (!done) return;
-        this.#claims.delete(m.id);
         // The clip is in place before this returns: its audio may be in the same read, handled
         // before any promise continuation could run.
-        done(m.call && { call: m.call, clip: this.#clipFor(m.id) });
+        take(this.#claims, m.id)?.(m.call && { call: m.call, clip: this.#clipFor(m.id) });
         return;
       }
       case 'bayline:audio': {
@@ -157,9 +169,7 @@ export class ClusterLink {
         return;
       }
       case 'bayline:metrics': {
-        const done = this.#scrapes.get(m.id);
-        this.#scrapes.delete(m.id);
-        done?.(m.text);
+        take(this.#scrapes, m.id)?.(m.text);
         return;
       }
       case 'bayline:drain':
