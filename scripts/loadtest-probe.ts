@@ -23,6 +23,8 @@ export interface LatenessSnapshot {
 }
 
 export interface ProbeReply {
+  /** Tells a reply apart from the other messages on a channel (a cluster worker's, say). */
+  readonly type: 'probe-reply';
   readonly id: number;
   readonly pid: number;
   readonly cpuUserUs: number;
@@ -54,6 +56,7 @@ export function mergeProbeReplies(id: number, pid: number, replies: readonly Pro
   for (const r of replies)
     for (const [k, v] of Object.entries(r.resources)) resources[k] = (resources[k] ?? 0) + v;
   return {
+    type: 'probe-reply',
     id,
     pid,
     cpuUserUs: sum((r) => r.cpuUserUs),
@@ -85,7 +88,10 @@ export function mergeProbeReplies(id: number, pid: number, replies: readonly Pro
   };
 }
 
-/** Request/response over the fork IPC channel; each request times out on its own. */
+/**
+ * Request/response over a fork's IPC channel (the server's, or in its cluster primary a worker's);
+ * each request times out on its own.
+ */
 export class ProbeClient {
   readonly #child: ChildProcess;
   readonly #waiting = new Map<number, (r: ProbeReply | null) => void>();
@@ -93,7 +99,8 @@ export class ProbeClient {
 
   constructor(child: ChildProcess) {
     this.#child = child;
-    child.on('message', (msg: ProbeReply) => {
+    child.on('message', (msg: ProbeReply | null) => {
+      if (msg?.type !== 'probe-reply') return;
       const resolve = this.#waiting.get(msg.id);
       this.#waiting.delete(msg.id);
       resolve?.(msg);
@@ -119,7 +126,8 @@ export class ProbeClient {
         clearTimeout(timer);
         resolve(r);
       });
-      this.#child.send({ type: 'probe', id, ...opts } satisfies ProbeRequest);
+      // Type and id last: a request relayed whole (by a cluster primary) carries its own.
+      this.#child.send({ ...opts, type: 'probe', id } satisfies ProbeRequest);
     });
   }
 }

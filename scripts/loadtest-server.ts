@@ -8,7 +8,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { processLateness } from '../server/telephony/pacer';
 import { sharedTicker } from '../server/telephony/ticker';
-import { mergeProbeReplies, type ProbeReply, type ProbeRequest } from './loadtest-probe';
+import { ProbeClient, mergeProbeReplies, type ProbeReply, type ProbeRequest } from './loadtest-probe';
 
 const LOOP_RESOLUTION_MS = 10;
 const loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
@@ -33,6 +33,7 @@ function answer(req: ProbeRequest): ProbeReply {
   const mem = process.memoryUsage();
   const cpu = process.cpuUsage();
   const reply: ProbeReply = {
+    type: 'probe-reply',
     id: req.id,
     pid: process.pid,
     cpuUserUs: cpu.user,
@@ -61,43 +62,21 @@ const isProbe = (msg: unknown): msg is ProbeRequest =>
   typeof msg === 'object' && msg !== null && (msg as { type?: unknown }).type === 'probe';
 
 if (cluster.isPrimary && process.env.WORKERS !== undefined && process.env.WORKERS !== '1') {
-  // The primary runs no calls: it asks every worker and merges their replies.
-  let seq = 0;
-  const waiting = new Map<number, (r: ProbeReply) => void>();
-  // Only workers that serve: the load test waits for all of them before the first call.
-  const listening = new Set<Worker>();
-  cluster.on('listening', (worker) => listening.add(worker));
-  cluster.on('exit', (worker) => listening.delete(worker));
-  cluster.on('message', (_worker, msg: ProbeReply & { type?: string }) => {
-    if (msg?.type !== 'probe-reply') return;
-    waiting.get(msg.id)?.(msg);
-    waiting.delete(msg.id);
-  });
-  const ask = (worker: Worker, req: ProbeRequest) =>
-    new Promise<ProbeReply | null>((resolve) => {
-      const id = ++seq;
-      const timer = setTimeout(() => {
-        waiting.delete(id);
-        resolve(null);
-      }, 8_000);
-      waiting.set(id, (r) => {
-        clearTimeout(timer);
-        resolve(r);
-      });
-      worker.send({ ...req, id });
-    });
+  // The primary runs no calls: it asks every worker that serves (the load test waits for all of
+  // them before the first call) and merges their replies.
+  const workers = new Map<Worker, ProbeClient>();
+  cluster.on('listening', (worker) => workers.set(worker, new ProbeClient(worker.process)));
+  cluster.on('exit', (worker) => workers.delete(worker));
   process.on('message', (msg: unknown) => {
     if (!isProbe(msg)) return;
-    void Promise.all([...listening].map((w) => ask(w, msg))).then((replies) => {
+    void Promise.all([...workers.values()].map((c) => c.ask(msg, 8_000))).then((replies) => {
       const got = replies.filter((r): r is ProbeReply => r !== null);
       process.send?.(mergeProbeReplies(msg.id, process.pid, got));
     });
   });
 } else {
   process.on('message', (msg: unknown) => {
-    if (!isProbe(msg)) return;
-    // A cluster worker answers its primary, which tells the replies from its own messages apart.
-    process.send?.(cluster.isWorker ? { ...answer(msg), type: 'probe-reply' } : answer(msg));
+    if (isProbe(msg)) process.send?.(answer(msg));
   });
 }
 // Orphaned (the load generator died): shut down the way an orchestrator would ask.

@@ -6,6 +6,7 @@ import { mergeProbeReplies, sumOver, type ProbeReply } from '../../../scripts/lo
 
 function reply(pid: number, over: Partial<ProbeReply>): ProbeReply {
   return {
+    type: 'probe-reply',
     id: 0,
     pid,
     cpuUserUs: 0,
