@@ -399,7 +399,7 @@ async function callLatenciesFrom(
 export async function startLocalTarget(
   opts: LoadtestOptions,
   progress: (s: string) => void,
-): Promise<Target> {
+): Promise<Target & Required<Pick<Target, 'createApiKey'>>> {
   const cleanups: Array<() => Promise<void>> = [];
   const close = async () => {
     for (const fn of cleanups.reverse()) await fn().catch((err: unknown) => console.error(err));
@@ -503,7 +503,7 @@ export async function startLocalTarget(
     const probe = new ProbeClient(child);
     // After the server is in the cleanups: workers that never serve must not leave it running.
     const workerPids = opts.workers > 1 ? await clusterWorkers(probe, opts, child) : [];
-    const target: Target = {
+    const target: Target & Required<Pick<Target, 'createApiKey'>> = {
       baseUrl,
       publicUrl: publicUrlOf(Number(new URL(baseUrl).port)),
       authToken,

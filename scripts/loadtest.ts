@@ -300,7 +300,7 @@ export async function runLoadtest(opts: LoadtestOptions, progress: (line: string
 async function serveOnly(opts: LoadtestOptions, progress: (line: string) => void): Promise<void> {
   const target = await startLocalTarget(opts, progress);
   try {
-    const apiKey = await (target.createApiKey as () => Promise<string>)();
+    const apiKey = await target.createApiKey();
     console.log(`serving ${target.publicUrl} (Ctrl-C stops it and removes its database and keys)`);
     console.log(`callers: ${callersCommand(opts, target, target.publicUrl, apiKey)}`);
     await new Promise<void>((resolve) => {
