@@ -3,13 +3,16 @@
  * `output_format=ulaw_8000`: the bytes are Twilio's format already, so they go out untouched.
  * One request per sentence keeps barge-in simple: cancelling is aborting one HTTP request.
  */
-import { ElevenLabsClient, ElevenLabsError } from '@elevenlabs/elevenlabs-js';
+import type { ElevenLabsClient } from '@elevenlabs/elevenlabs-js';
 import { fetcher as sdkFetcher, type FetchFunction } from '@elevenlabs/elevenlabs-js/core';
 import { ProviderError } from '../../platform/errors';
 import type { Logger } from '../../platform/logger';
 import { providerFetch } from '../node-fetch';
 import { StreamGuard } from '../openai/stream-guard';
 import type { TtsProvider } from '../types';
+import { elevenLabsSdk } from './sdk';
+
+const { ElevenLabsClient: Client, ElevenLabsError } = elevenLabsSdk();
 
 export interface ElevenLabsTtsOptions {
   apiKey: string;
@@ -38,7 +41,7 @@ export class ElevenLabsTts implements TtsProvider {
   constructor(opts: ElevenLabsTtsOptions) {
     this.#opts = opts;
     this.#log = opts.logger.child({ provider: this.name, voiceId: opts.voiceId });
-    this.#client = new ElevenLabsClient({
+    this.#client = new Client({
       apiKey: opts.apiKey,
       baseUrl: opts.baseUrl,
       maxRetries: 0,
