@@ -25,6 +25,8 @@ const PACER_LEAD_MS = 180;
 /** A transcription socket that will not open is retried after these delays, for up to 6 s in all. */
 const STT_OPEN_BACKOFF_MS = [200, 500, 1000, 2000];
 const STT_OPEN_GIVE_UP_MS = 6000;
+/** Caller audio held while the transcription socket opens: as long as its retries last (300 frames). */
+const MAX_HELD_FRAMES = STT_OPEN_GIVE_UP_MS / 20;
 /** Inbound media frames are counted locally, added to the metric every second of audio and at the end. */
 const FRAMES_PER_METRIC_FLUSH = 50;
 /** Audio per outbound media message: half the messages (and write syscalls) of 20 ms ones. */
@@ -46,6 +48,12 @@ export class MediaStreamConnection {
   #agent: CallAgent | null = null;
   #pacer: OutboundPacer | null = null;
   #stt: SttStream | null = null;
+  /**
+   * The caller's frames from the greeting's start until the transcription socket is open (at once
+   * when ring time opened it; a handshake later on a claimed call; seconds while it is retried):
+   * sent to it in order then, so words said meanwhile are heard. Null once sent or given up.
+   */
+  #heldForStt: { payload: string; bytes: number; quiet: boolean }[] | null = [];
   /** The speech-to-text socket ring time opened, ours to close once the call is taken. */
   #prewarmedStt: Promise<SttStream> | null = null;
   #customer: CustomerView | null = null;
@@ -143,7 +151,9 @@ export class MediaStreamConnection {
     const stt = this.#stt;
     // STT gets Twilio's bytes untouched; the base64 is forwarded as it came when the adapter can.
     if (stt?.pushBase64) stt.pushBase64(payload, n, this.#detector.quiet);
-    else stt?.push(Buffer.from(this.#frame.subarray(0, n)));
+    else if (stt) stt.push(Buffer.from(this.#frame.subarray(0, n)));
+    else if (this.#heldForStt && this.#heldForStt.length < MAX_HELD_FRAMES)
+      this.#heldForStt.push({ payload, bytes: n, quiet: this.#detector.quiet });
     if (event === SpeechEvent.Sustained) this.#agent.onSustainedSpeech();
   }
 
@@ -266,6 +276,7 @@ export class MediaStreamConnection {
       return;
     }
     if (!stt) {
+      this.#heldForStt = null;
       // Nobody can understand this caller now: a person can. Better than a dropped call.
       agent.handOff('speech-to-text unreachable');
       return;
@@ -281,6 +292,12 @@ export class MediaStreamConnection {
         this.#log.warn({ err: { message: e.error.message }, fatal: e.fatal }, 'speech-to-text error');
       }
     });
+    const held = this.#heldForStt ?? [];
+    this.#heldForStt = null;
+    for (const f of held) {
+      if (stt.pushBase64) stt.pushBase64(f.payload, f.bytes, f.quiet);
+      else stt.push(Buffer.from(f.payload, 'base64'));
+    }
   }
 
   /**

@@ -117,6 +117,24 @@ describe('call control', () => {
     }
   });
 
+  it('what the caller says while speech-to-text reopens is held for it, not lost', async () => {
+    // Refused at ring time and at the first retry: the socket opens ≈ 0.7 s into the greeting.
+    stack.emulators.openai.realtime.refuseConnections(503, 2);
+    let framesSent = 0;
+    const caller = await stack.dial({ from: '+13125550142', onFrameSent: () => framesSent++ });
+    // The caller talks over the greeting at once, while no transcription socket is open.
+    await say(caller, 'hours');
+    await caller.stop();
+    await finalCall(stack, caller.callSid);
+    // Every frame reached speech-to-text but those that came before the call was set up (a few).
+    const session = stack.emulators.openai.realtime.sessions.last;
+    expect(session?.receivedBytes).toBeGreaterThan((framesSent - 10) * 160);
+    const turns = await callTurns(stack, caller.callSid);
+    expect(turns.filter((t) => t.role === 'caller').map((t) => t.text)).toEqual([
+      'What time do you open on Saturday?',
+    ]);
+  });
+
   it('speech-to-text unreachable: the caller hears why and is handed to the desk, not dropped', async () => {
     stack.emulators.openai.realtime.refuseConnections(503, 100);
     const caller = await stack.dial({ from: '+13125550199' });
