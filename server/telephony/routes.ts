@@ -81,8 +81,10 @@ export async function telephonyRoutes(app: FastifyInstance, d: VoiceDeps): Promi
     // The stream lives as long as the call; it is closed explicitly when the call ends. A failed
     // open is dealt with when the media stream starts (retried, or the caller is handed to a
     // person); until then it must not count as an unhandled rejection, which would end the process.
-    const stt = d.stt.open({ signal: new AbortController().signal, callSid });
-    stt.catch(() => undefined);
+    // In a cluster the media stream often lands on another worker, which cannot use a socket
+    // opened here: it opens its own, holding the caller's audio meanwhile (media-stream.ts).
+    const stt = d.cluster ? null : d.stt.open({ signal: new AbortController().signal, callSid });
+    stt?.catch(() => undefined);
     d.registry.prepare({
       callSid,
       fromE164,

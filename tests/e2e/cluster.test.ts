@@ -130,6 +130,7 @@ describe('WORKERS=2', () => {
   it("plays the ring's greeting on whichever worker takes the stream; metrics cover both", async () => {
     const claimedBefore = await metric('bayline_call_handoffs_total{result="claimed"}');
     const greetingsBefore = await metric('bayline_greeting_seconds_count');
+    const sttSocketsBefore = emulators.openai.realtime.connectionCount;
     const callers: TwilioCaller[] = [];
     for (let i = 0; i < 4; i++) callers.push(await call());
 
@@ -149,6 +150,9 @@ describe('WORKERS=2', () => {
     const synthesised = emulators.elevenlabs.requests.all.filter((r) => r.body.text === GREETING);
     expect(synthesised.length).toBeGreaterThanOrEqual(1);
     expect(synthesised.length).toBeLessThanOrEqual(2);
+    // One transcription socket per call, opened by the worker that took its stream: none opened at
+    // ring time only to be closed unused when another worker claimed the call.
+    expect(emulators.openai.realtime.connectionCount - sttSocketsBefore).toBe(4);
     expect(await metric('bayline_active_calls')).toBe(0);
   });
 
