@@ -64,6 +64,8 @@ export function parseBarrel(source: string): Barrel | undefined {
   return { declared, children };
 }
 
+type NestedBarrel = LazyBarrel & { proxy: Record<string, unknown> };
+
 /** What a lazy barrel's proxy does, kept apart from the proxy so its traps stay small. */
 class LazyBarrel {
   /** The exports object, as `__createBinding` would have filled it: live getters. */
@@ -75,6 +77,8 @@ class LazyBarrel {
   readonly #children: Child[];
   readonly #require: NodeRequire;
   #entries: Set<string> | undefined;
+  /** What each star child's request turned out to be (see #nestedBarrel), once looked at. */
+  readonly #nested = new Map<string, NestedBarrel | Record<string, unknown> | null>();
   #complete = false;
 
   constructor(file: string, { declared, children }: Barrel) {
@@ -146,11 +150,18 @@ class LazyBarrel {
    * The folder a request names, as a lazy barrel, or as the exports Node loaded for it (already
    * loaded, or not plainly a barrel); undefined when the request names a file.
    */
-  #nestedBarrel(
-    request: string,
-  ): (LazyBarrel & { proxy: Record<string, unknown> }) | Record<string, unknown> | undefined {
+  #nestedBarrel(request: string): NestedBarrel | Record<string, unknown> | undefined {
+    let nested = this.#nested.get(request);
+    if (nested === undefined) {
+      nested = this.#lookAt(request);
+      this.#nested.set(request, nested);
+    }
+    return nested ?? undefined;
+  }
+
+  #lookAt(request: string): NestedBarrel | Record<string, unknown> | null {
     const path = resolve(dirname(this.#file), request);
-    if (!this.#isFolder(path)) return undefined;
+    if (!this.#isFolder(path)) return null;
     const index = join(path, 'index.js');
     const cached = require.cache[index]?.exports as Record<string, unknown> | undefined;
     if (cached) return barrels.get(cached) ?? cached;
@@ -168,12 +179,12 @@ class LazyBarrel {
 }
 
 /** Lazy barrels by their proxies, so a nested barrel found in require.cache is recognised. */
-const barrels = new WeakMap<object, LazyBarrel & { proxy: Record<string, unknown> }>();
+const barrels = new WeakMap<object, NestedBarrel>();
 
-function lazyModule(file: string): (LazyBarrel & { proxy: Record<string, unknown> }) | undefined {
+function lazyModule(file: string): NestedBarrel | undefined {
   const parsed = parseBarrel(readFileSync(file, 'utf8'));
   if (!parsed) return undefined;
-  const barrel = new LazyBarrel(file, parsed) as LazyBarrel & { proxy: Record<string, unknown> };
+  const barrel = new LazyBarrel(file, parsed) as NestedBarrel;
   barrel.proxy = new Proxy(barrel.target, {
     get(target, key) {
       if (typeof key === 'string' && !Object.hasOwn(target, key) && !barrel.find(key)) barrel.complete();
@@ -209,7 +220,7 @@ function bind(target: Record<string, unknown>, name: string, from: Record<string
   Object.defineProperty(target, name, { enumerable: true, configurable: true, get: () => from[name] });
 }
 
-/** `__importStar` for a module that marks itself `__esModule`, as generated code does. */
+/** `__importStar`: a module marked `__esModule` as it is, any other as live bindings plus `default`. */
 function namespaceOf(exports: unknown): unknown {
   if (exports && (exports as { __esModule?: boolean }).__esModule) return exports;
   const namespace: Record<string, unknown> = {};
