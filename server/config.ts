@@ -172,7 +172,7 @@ export interface Config {
   readonly authSigningKeys: ReadonlyMap<number, Buffer> | undefined;
   readonly timezone: string;
   readonly logLevel: Parsed['LOG_LEVEL'];
-  /** For the whole server: each of `workers` processes admits its share (rounded up). */
+  /** For the whole server: its cluster workers count each other's calls against it. */
   readonly maxConcurrentCalls: number;
   /** Server processes (cluster workers); 1 runs the server in this process, with no primary. */
   readonly workers: number;

@@ -64,8 +64,11 @@ export function createVoice(opts: {
   const phrases = new PhraseCache(providers.tts);
   const cluster = opts.cluster ?? null;
   const registry = new CallRegistry({
-    // The primary hands connections to the workers in turn, so each admits an even share.
-    maxConcurrentCalls: Math.ceil(config.maxConcurrentCalls / config.workers),
+    // Our cluster's workers count each other's calls against the whole server's limit. Without
+    // that channel (another process manager's cluster), each admits an even share.
+    maxConcurrentCalls: cluster
+      ? config.maxConcurrentCalls
+      : Math.ceil(config.maxConcurrentCalls / config.workers),
     onChange: (n) => runtime.metrics.activeCalls.set(n),
     ...(cluster ? { peers: cluster } : {}),
   });

@@ -5,6 +5,7 @@
  *   stream may land on another worker; that worker claims the call, and the greeting prepared at
  *   ring time is relayed here instead of being synthesised again;
  * - the metrics of all workers, aggregated, for whichever worker a scrape reaches;
+ * - how many calls each worker holds, so each admits against the whole server's limit;
  * - shutdown: a signal to the primary drains every worker once.
  */
 import cluster, { type Worker } from 'node:cluster';
@@ -62,6 +63,8 @@ export function exposeWorkerMetrics(registry: Registry): void {
 export class ClusterRouter {
   readonly #workers = new Map<number, WorkerPort>();
   readonly #owners = new Map<string, number>();
+  /** Calls each worker holds (ringing or streaming), as it last reported. */
+  readonly #active = new Map<number, number>();
   readonly #metrics: () => Promise<string>;
 
   constructor(opts: { metrics: () => Promise<string> }) {
@@ -77,10 +80,11 @@ export class ClusterRouter {
     this.#workers.set(id, port);
   }
 
-  /** A worker has exited: its rings are gone with it. */
+  /** A worker has exited: its rings and calls are gone with it. */
   remove(id: number): void {
     this.#workers.delete(id);
     for (const [sid, owner] of this.#owners) if (owner === id) this.#owners.delete(sid);
+    if (this.#active.delete(id)) this.#tellActive();
   }
 
   broadcast(msg: object): void {
@@ -107,6 +111,11 @@ export class ClusterRouter {
       case 'bayline:audio-end':
         if (msg.to !== undefined) this.#workers.get(msg.to)?.send(msg);
         return;
+      case 'bayline:active':
+        if (typeof msg.active !== 'number') return;
+        this.#active.set(from, msg.active);
+        this.#tellActive();
+        return;
       case 'bayline:metrics':
         void this.#metrics().then(
           (text) => this.#workers.get(from)?.send({ type: 'bayline:metrics', id: msg.id, text }),
@@ -115,6 +124,14 @@ export class ClusterRouter {
         return;
       default:
     }
+  }
+
+  /** Tells each worker how many calls the others hold. */
+  #tellActive(): void {
+    let total = 0;
+    for (const n of this.#active.values()) total += n;
+    for (const [id, port] of this.#workers)
+      port.send({ type: 'bayline:others-active', active: total - (this.#active.get(id) ?? 0) });
   }
 }
 

@@ -21,11 +21,16 @@ const STREAM_WAIT_MS = 30_000;
 export interface RegistryPeers {
   ring(callSid: string): void;
   gone(callSid: string): void;
+  /** This process now holds `n` calls. */
+  active(n: number): void;
+  /** Calls the other processes hold, as last heard: admission counts them against the limit. */
+  othersActive(): number;
 }
 
 /**
- * Admission control and ring-time preparation, per instance. A call counts from the webhook until
- * its stream ends; a call whose stream never arrives is released after 30 s.
+ * Admission control and ring-time preparation, per instance (with peers, the cluster workers of
+ * one server together). A call counts from the webhook until its stream ends; a call whose stream
+ * never arrives is released after 30 s.
  */
 export class CallRegistry {
   readonly max: number;
@@ -36,7 +41,7 @@ export class CallRegistry {
   constructor(opts: {
     maxConcurrentCalls: number;
     onChange?: (active: number) => void;
-    /** Other processes of this server (cluster workers), told of rings and their end. */
+    /** Other processes of this server (cluster workers): told of rings, their end and our count. */
     peers?: RegistryPeers;
   }) {
     this.max = opts.maxConcurrentCalls;
@@ -51,11 +56,11 @@ export class CallRegistry {
   /** Reserves a slot for a ringing call; false when full. A repeated webhook for one call is one call. */
   admit(callSid: string): boolean {
     if (this.#calls.has(callSid)) return true;
-    if (this.#calls.size >= this.max) return false;
+    if (this.#calls.size + (this.#peers?.othersActive() ?? 0) >= this.max) return false;
     const timer = setTimeout(() => this.#expire(callSid), STREAM_WAIT_MS);
     timer.unref();
     this.#calls.set(callSid, { prepared: null, timer });
-    this.#onChange(this.#calls.size);
+    this.#changed();
     this.#peers?.ring(callSid);
     return true;
   }
@@ -71,7 +76,7 @@ export class CallRegistry {
     if (!entry) {
       // Ring was handled by another instance (or long ago): still a live call here.
       this.#calls.set(callSid, { prepared: null, timer: null });
-      this.#onChange(this.#calls.size);
+      this.#changed();
       return null;
     }
     if (entry.timer) clearTimeout(entry.timer);
@@ -83,7 +88,8 @@ export class CallRegistry {
 
   /**
    * The call's stream started on another process: what ring time prepared goes there, and the
-   * slot with it. The ring's speech-to-text socket cannot travel, so it is closed. Null when this
+   * slot with it. A speech-to-text socket the ring opened cannot travel, so it is closed (cluster
+   * workers open none at ring time). Null when this
    * process has no ringing call by that sid (never rung here, expired, or streaming here).
    */
   handOver(callSid: string): PreparedCall | null {
@@ -106,8 +112,13 @@ export class CallRegistry {
     if (entry.timer) clearTimeout(entry.timer);
     this.#discard(entry.prepared);
     this.#calls.delete(callSid);
-    this.#onChange(this.#calls.size);
+    this.#changed();
     this.#peers?.gone(callSid);
+  }
+
+  #changed(): void {
+    this.#onChange(this.#calls.size);
+    this.#peers?.active(this.#calls.size);
   }
 
   #expire(callSid: string): void {
@@ -115,7 +126,7 @@ export class CallRegistry {
     if (!entry || entry.timer === null) return;
     this.#discard(entry.prepared);
     this.#calls.delete(callSid);
-    this.#onChange(this.#calls.size);
+    this.#changed();
     this.#peers?.gone(callSid);
   }
 

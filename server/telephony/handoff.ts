@@ -35,6 +35,7 @@ type Incoming =
   | { type: 'bayline:audio'; id: number; chunk: Uint8Array }
   | { type: 'bayline:audio-end'; id: number; error: string | null }
   | { type: 'bayline:metrics'; id: number; text: string | null }
+  | { type: 'bayline:others-active'; active: number }
   | { type: 'bayline:drain' };
 
 export type ClaimResult = 'claimed' | 'unknown' | 'timeout';
@@ -57,6 +58,7 @@ export class ClusterLink {
   readonly #clips = new Map<number, { clip: AudioClip; timer: NodeJS.Timeout }>();
   readonly #scrapes = new Map<number, (text: string | null) => void>();
   #onDrain: () => void = () => undefined;
+  #othersActive = 0;
 
   constructor(port: ClusterPort, opts: { claimTimeoutMs?: number } = {}) {
     this.#port = port;
@@ -67,9 +69,14 @@ export class ClusterLink {
     });
   }
 
-  /** The registry whose rings are announced and whose prepared calls may be handed over. */
+  /**
+   * The registry whose rings are announced and whose prepared calls may be handed over. Its count
+   * goes to the primary now, which answers with the other workers' (a restarted worker learns it
+   * here: the primary's earlier messages came before this process listened).
+   */
   serve(registry: CallRegistry): void {
     this.#registry = registry;
+    this.active(registry.active);
   }
 
   ring(callSid: string): void {
@@ -78,6 +85,14 @@ export class ClusterLink {
 
   gone(callSid: string): void {
     this.#port.send({ type: 'bayline:gone', callSid });
+  }
+
+  active(n: number): void {
+    this.#port.send({ type: 'bayline:active', active: n });
+  }
+
+  othersActive(): number {
+    return this.#othersActive;
   }
 
   onDrain(fn: () => void): void {
@@ -172,6 +187,9 @@ export class ClusterLink {
         take(this.#scrapes, m.id)?.(m.text);
         return;
       }
+      case 'bayline:others-active':
+        this.#othersActive = m.active;
+        return;
       case 'bayline:drain':
         this.#onDrain();
         return;

@@ -7,11 +7,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { formatKeyList, PiiCipher } from '../../server/platform/crypto';
 import { seedDemo } from '../../server/platform/seed';
+import { signRequest } from '../../server/telephony/signature';
 import { createDemoBrain, startEmulators, type RunningEmulators } from '../../server/providers/emulators';
 import { createTestDb, DATABASE_URL, type TestDb } from '../support/pg';
 import { createTestRedis, REDIS_URL, type TestRedis } from '../support/redis';
@@ -61,6 +63,33 @@ async function metric(name: string): Promise<number> {
   const text = await (await fetch(`${baseUrl}/metrics`)).text();
   const escaped = name.replace(/[{}"=]/g, (c) => `\\${c}`);
   return Number(new RegExp(`^${escaped} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+}
+
+/** The voice webhook, signed as Twilio signs it, on a connection of its own (no keep-alive). */
+function ringOnNewConnection(origin: string, callSid: string): Promise<{ status: number; body: string }> {
+  const params = { CallSid: callSid, AccountSid: accountSid, From: '+13125550199', To: '+13125550100' };
+  const body = new URLSearchParams(params).toString();
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      `${origin}/twilio/voice`,
+      {
+        method: 'POST',
+        agent: false,
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          'x-twilio-signature': signRequest(authToken, `${origin}/twilio/voice`, params),
+        },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 async function call(): Promise<TwilioCaller> {
@@ -207,6 +236,37 @@ cluster.fork();`,
       for (const pid of workerPids(foreign.pid as number)) process.kill(pid, 'SIGKILL');
       foreign.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("admits against the whole server's MAX_CONCURRENT_CALLS, whichever worker a ring reaches", async () => {
+    // A second cluster, for one call at a time. With a fixed share per worker (ceil(1 / 2) = 1),
+    // a ring reaching the worker without the live call was admitted.
+    const port = await freePort();
+    const origin = `http://127.0.0.1:${port}`;
+    const small = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+      cwd: REPO,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...env, WORKERS: '2', MAX_CONCURRENT_CALLS: '1', PORT: String(port), PUBLIC_BASE_URL: origin },
+    });
+    const out: string[] = [];
+    for (const s of [small.stdout, small.stderr])
+      if (s) createInterface({ input: s }).on('line', (l) => out.push(l));
+    try {
+      await until(() => out.filter((l) => l.includes('"msg":"Bayline is listening"')).length === 2, 60_000);
+      const live = await TwilioCaller.dial({ baseUrl: origin, authToken, accountSid, from: DANA });
+      await live.waitFor((c) => c.marksEchoed.length > 0, 15_000);
+      // Each ring on a connection of its own: the primary hands connections to the workers in turn.
+      const rings = [];
+      for (let i = 0; i < 4; i++)
+        rings.push(await ringOnNewConnection(origin, `CA${randomBytes(16).toString('hex')}`));
+      expect(rings.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+      for (const r of rings) expect(r.body).not.toContain('<Stream');
+      await live.stop();
+      await live.close();
+    } finally {
+      for (const pid of workerPids(small.pid as number)) process.kill(pid, 'SIGKILL');
+      small.kill('SIGKILL');
     }
   });
 

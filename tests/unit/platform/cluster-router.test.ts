@@ -85,6 +85,18 @@ describe('ClusterRouter (the cluster primary)', () => {
     ]);
   });
 
+  it("tells each worker how many calls the others hold, and forgets a dead worker's", () => {
+    const { router, w1, w2 } = setup();
+    router.receive(1, { type: 'bayline:active', active: 3 });
+    router.receive(2, { type: 'bayline:active', active: 5 });
+    expect(w1.inbox.at(-1)).toEqual({ type: 'bayline:others-active', active: 5 });
+    expect(w2.inbox.at(-1)).toEqual({ type: 'bayline:others-active', active: 3 });
+    router.receive(1, { type: 'bayline:active', active: 'many' });
+    expect(w2.inbox.at(-1)).toEqual({ type: 'bayline:others-active', active: 3 });
+    router.remove(1);
+    expect(w2.inbox.at(-1)).toEqual({ type: 'bayline:others-active', active: 0 });
+  });
+
   it('broadcasts drain to every worker', () => {
     const { router, w1, w2 } = setup();
     router.broadcast({ type: 'bayline:drain' });

@@ -9,7 +9,7 @@ import type { SttStream } from '../../../server/providers/types';
  * structured-cloned (a Buffer arrives as a Uint8Array), and whatever is queued for a worker arrives
  * in one synchronous batch, as messages that share one read of the channel do.
  */
-function cluster(opts: { claimTimeoutMs?: number; primarySilent?: boolean } = {}) {
+function cluster(opts: { claimTimeoutMs?: number; primarySilent?: boolean; max?: number } = {}) {
   const router = new ClusterRouter({ metrics: async () => 'bayline_active_calls 2' });
   const listeners = new Map<number, (msg: unknown) => void>();
   const queues = new Map<number, unknown[]>();
@@ -35,8 +35,8 @@ function cluster(opts: { claimTimeoutMs?: number; primarySilent?: boolean } = {}
   const linkOpts = opts.claimTimeoutMs === undefined ? {} : { claimTimeoutMs: opts.claimTimeoutMs };
   const a = new ClusterLink(port(1), linkOpts);
   const b = new ClusterLink(port(2), linkOpts);
-  const registryA = new CallRegistry({ maxConcurrentCalls: 10, peers: a });
-  const registryB = new CallRegistry({ maxConcurrentCalls: 10, peers: b });
+  const registryA = new CallRegistry({ maxConcurrentCalls: opts.max ?? 10, peers: a });
+  const registryB = new CallRegistry({ maxConcurrentCalls: opts.max ?? 10, peers: b });
   a.serve(registryA);
   b.serve(registryB);
   return { router, a, b, registryA, registryB };
@@ -147,5 +147,24 @@ describe('ClusterLink: a stream that lands on another worker claims what its rin
     c.router.broadcast({ type: 'bayline:drain' });
     await tick();
     expect(drained).toHaveBeenCalledTimes(1);
+  });
+
+  it("admits against the whole server's limit, counting the other worker's calls", async () => {
+    const c = cluster({ max: 3 });
+    expect(c.registryA.admit('CA1')).toBe(true);
+    expect(c.registryA.admit('CA2')).toBe(true);
+    await tick();
+    await tick();
+    expect(c.b.othersActive()).toBe(2);
+    expect(c.registryB.admit('CA3')).toBe(true);
+    await tick();
+    await tick();
+    // Three live between them: neither takes a fourth, though each holds fewer than three.
+    expect(c.registryA.admit('CA4')).toBe(false);
+    expect(c.registryB.admit('CA4')).toBe(false);
+    c.registryA.release('CA1');
+    await tick();
+    await tick();
+    expect(c.registryB.admit('CA4')).toBe(true);
   });
 });
