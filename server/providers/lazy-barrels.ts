@@ -119,6 +119,11 @@ class LazyBarrel {
     return false;
   }
 
+  /** Before a read of `key`: binds it from its own file, or, when none defines it, loads all. */
+  bindOrComplete(key: string | symbol): void {
+    if (typeof key === 'string' && !Object.hasOwn(this.target, key) && !this.find(key)) this.complete();
+  }
+
   /**
    * Loads every child as Node would have, and binds every name in Node's order: the first binding
    * of a name wins, as in `__exportStar`. Names found earlier are bound again to the same module.
@@ -187,15 +192,15 @@ function lazyModule(file: string): NestedBarrel | undefined {
   const barrel = new LazyBarrel(file, parsed) as NestedBarrel;
   barrel.proxy = new Proxy(barrel.target, {
     get(target, key) {
-      if (typeof key === 'string' && !Object.hasOwn(target, key) && !barrel.find(key)) barrel.complete();
+      barrel.bindOrComplete(key);
       return Reflect.get(target, key);
     },
     has(target, key) {
-      if (typeof key === 'string' && !Object.hasOwn(target, key) && !barrel.find(key)) barrel.complete();
+      barrel.bindOrComplete(key);
       return Reflect.has(target, key);
     },
     getOwnPropertyDescriptor(target, key) {
-      if (typeof key === 'string' && !Object.hasOwn(target, key) && !barrel.find(key)) barrel.complete();
+      barrel.bindOrComplete(key);
       return Reflect.getOwnPropertyDescriptor(target, key);
     },
     ownKeys(target) {
