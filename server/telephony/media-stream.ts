@@ -149,9 +149,7 @@ export class MediaStreamConnection {
     if (this.#detector.speechMs > 0) this.#speechFrameAt = performance.now();
     else if (event === SpeechEvent.End) this.#runTimed = false;
     const stt = this.#stt;
-    // STT gets Twilio's bytes untouched; the base64 is forwarded as it came when the adapter can.
-    if (stt?.pushBase64) stt.pushBase64(payload, n, this.#detector.quiet);
-    else if (stt) stt.push(Buffer.from(this.#frame.subarray(0, n)));
+    if (stt) forwardToStt(stt, payload, n, this.#detector.quiet, this.#frame);
     else if (this.#heldForStt && this.#heldForStt.length < MAX_HELD_FRAMES)
       this.#heldForStt.push({ payload, bytes: n, quiet: this.#detector.quiet });
     if (event === SpeechEvent.Sustained) this.#agent.onSustainedSpeech();
@@ -294,10 +292,7 @@ export class MediaStreamConnection {
     });
     const held = this.#heldForStt ?? [];
     this.#heldForStt = null;
-    for (const f of held) {
-      if (stt.pushBase64) stt.pushBase64(f.payload, f.bytes, f.quiet);
-      else stt.push(Buffer.from(f.payload, 'base64'));
-    }
+    for (const f of held) forwardToStt(stt, f.payload, f.bytes, f.quiet);
   }
 
   /**
@@ -403,4 +398,19 @@ export class MediaStreamConnection {
     await this.#d.sessions.releaseLock(callSid, this.#connId).catch(() => undefined);
     await this.#d.sessions.delete(callSid).catch(() => undefined);
   }
+}
+
+/**
+ * STT gets Twilio's bytes untouched: the base64 as it came when the adapter takes it, else the
+ * mu-law bytes (`decoded` when the caller has them at hand, decoded here when not).
+ */
+function forwardToStt(
+  stt: SttStream,
+  payload: string,
+  bytes: number,
+  quiet: boolean,
+  decoded?: Buffer,
+): void {
+  if (stt.pushBase64) stt.pushBase64(payload, bytes, quiet);
+  else stt.push(decoded ? Buffer.from(decoded.subarray(0, bytes)) : Buffer.from(payload, 'base64'));
 }
