@@ -20,6 +20,7 @@ import { DEMO_TWILIO } from '../server/config';
 import { PiiCipher, formatKeyList } from '../server/platform/crypto';
 import { createDb, type Db } from '../server/platform/postgres';
 import { migrate } from '../server/platform/migrate';
+import { SERVER_NODE_FLAGS } from '../server/platform/node-flags';
 import { seedDemo } from '../server/platform/seed';
 import type { TurnLatency } from '../server/conversation/ports';
 import type { EmulatorMessage, EmulatorSettings } from './loadtest-emulators';
@@ -281,7 +282,8 @@ export async function startServer(
     const child = fork(serverJs, [], {
       cwd: REPO,
       env: env(port),
-      execArgv: ['--expose-gc', ...opts.serverArgs],
+      // npm start's flags, then --server-args: V8 takes a flag's last value.
+      execArgv: ['--expose-gc', ...SERVER_NODE_FLAGS, ...opts.serverArgs],
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     if (opts.serverNice !== undefined && child.pid !== undefined) os.setPriority(child.pid, opts.serverNice);

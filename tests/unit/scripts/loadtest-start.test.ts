@@ -16,6 +16,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { startServer, withLock } from '../../../scripts/loadtest-target';
+import { SERVER_NODE_FLAGS } from '../../../server/platform/node-flags';
 
 jest.setTimeout(30_000);
 
@@ -23,7 +24,9 @@ jest.setTimeout(30_000);
 const FAKE_SERVER = `
 const http = require('node:http');
 if (process.env.FAIL) { console.error('Error: PII_KEYS is required'); process.exit(1); }
-const server = http.createServer((req, res) => res.end(req.url === '/health/ready' ? 'ok' : ''));
+const server = http.createServer((req, res) =>
+  res.end(req.url === '/health/ready' ? 'ok' : req.url === '/argv' ? JSON.stringify(process.execArgv) : ''),
+);
 server.listen(Number(process.env.PORT), '127.0.0.1');
 server.on('error', (err) => { console.error(err); process.exit(1); });
 process.on('disconnect', () => process.exit(0));
@@ -81,6 +84,22 @@ describe('startServer (npm run loadtest)', () => {
         `starting server on ${baseUrl}`,
       ]);
       expect((await fetch(`${baseUrl}/health/ready`)).status).toBe(200);
+    } finally {
+      child.kill();
+    }
+  });
+
+  it("runs node with npm start's flags, and --server-args after them (V8 takes the last value)", async () => {
+    const { child, baseUrl } = await startServer(
+      script,
+      (port) => ({ PATH: process.env.PATH, PORT: String(port) }),
+      { ...OPTS, serverArgs: ['--max-semi-space-size=16', '--trace-gc'] },
+      () => undefined,
+    );
+    try {
+      const argv = (await (await fetch(`${baseUrl}/argv`)).json()) as string[];
+      expect(SERVER_NODE_FLAGS.length).toBeGreaterThan(0);
+      expect(argv).toEqual(['--expose-gc', ...SERVER_NODE_FLAGS, '--max-semi-space-size=16', '--trace-gc']);
     } finally {
       child.kill();
     }
