@@ -33,6 +33,8 @@ export interface ProbeReply {
   readonly heapUsedBytes: number;
   readonly externalBytes: number;
   readonly arrayBuffersBytes: number;
+  /** Pages each V8 heap space holds (physical size), by space name: what RSS the heap accounts for. */
+  readonly heapSpacesBytes: Record<string, number>;
   readonly gcRan: boolean;
   readonly loopDelayMs: { p50: number; p99: number; max: number; samples: number };
   readonly lateness: LatenessSnapshot;
@@ -55,6 +57,10 @@ export function mergeProbeReplies(id: number, pid: number, replies: readonly Pro
   const resources: Record<string, number> = {};
   for (const r of replies)
     for (const [k, v] of Object.entries(r.resources)) resources[k] = (resources[k] ?? 0) + v;
+  const heapSpacesBytes: Record<string, number> = {};
+  for (const r of replies)
+    for (const [k, v] of Object.entries(r.heapSpacesBytes))
+      heapSpacesBytes[k] = (heapSpacesBytes[k] ?? 0) + v;
   return {
     type: 'probe-reply',
     id,
@@ -65,6 +71,7 @@ export function mergeProbeReplies(id: number, pid: number, replies: readonly Pro
     heapUsedBytes: sum((r) => r.heapUsedBytes),
     externalBytes: sum((r) => r.externalBytes),
     arrayBuffersBytes: sum((r) => r.arrayBuffersBytes),
+    heapSpacesBytes,
     gcRan: replies.length > 0 && replies.every((r) => r.gcRan),
     loopDelayMs: {
       p50: max((r) => r.loopDelayMs.p50),
@@ -360,4 +367,25 @@ export function metricSum(m: Map<string, number> | null, name: string, ...labels
     if (labels.every((l) => key.includes(l))) sum += value;
   }
   return sum;
+}
+
+/** Where RSS went between two replies: a name for V8's heap spaces, and "outside V8's heap". */
+export const OUTSIDE_V8_HEAP = 'outside V8 heap';
+
+/**
+ * The change in RSS between two replies, by part, in bytes: each V8 heap space's pages, and the
+ * rest of RSS (native memory: malloc, thread stacks, the binary's pages touched). The parts add
+ * up to the RSS change.
+ */
+export function rssGrowthByPart(before: ProbeReply, after: ProbeReply): Record<string, number> {
+  const out: Record<string, number> = {};
+  const names = new Set([...Object.keys(before.heapSpacesBytes), ...Object.keys(after.heapSpacesBytes)]);
+  let spaces = 0;
+  for (const name of names) {
+    const d = (after.heapSpacesBytes[name] ?? 0) - (before.heapSpacesBytes[name] ?? 0);
+    out[name] = d;
+    spaces += d;
+  }
+  out[OUTSIDE_V8_HEAP] = after.rssBytes - before.rssBytes - spaces;
+  return out;
 }

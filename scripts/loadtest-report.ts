@@ -179,6 +179,8 @@ export interface Report {
     heapGrowthPct: number;
     heapBeforeMb: number;
     heapAfterMb: number;
+    /** The RSS change by part: V8's heap spaces (pages held) and the rest of the process. */
+    growthByPartMb: Record<string, number>;
     resourcesBefore: Record<string, number>;
     resourcesAfter: Record<string, number>;
     extraResources: Record<string, number>;
@@ -324,6 +326,13 @@ export function formatReport(r: Report): string {
     row(
       'RSS MB before → after (after GC)',
       `${f(r.leak.rssBeforeMb)} → ${f(r.leak.rssAfterMb)} (${f(r.leak.growthPct)} %), heap ${f(r.leak.heapBeforeMb)} → ${f(r.leak.heapAfterMb)} (${f(r.leak.heapGrowthPct)} %)`,
+    );
+    row(
+      'RSS growth by part, MB',
+      Object.entries(r.leak.growthByPartMb)
+        .filter(([, v]) => v !== 0)
+        .map(([k, v]) => `${k} ${v > 0 ? '+' : ''}${f(v)}`)
+        .join(', ') || 'none',
     );
     row('handles left over', JSON.stringify(r.leak.extraResources));
     row('verdict', r.leak.ok ? 'ok' : 'LEAK');

@@ -6,6 +6,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import v8 from 'node:v8';
 import { processLateness } from '../server/telephony/pacer';
 import { sharedTicker } from '../server/telephony/ticker';
 import { ProbeClient, mergeProbeReplies, type ProbeReply, type ProbeRequest } from './loadtest-probe';
@@ -16,6 +17,12 @@ loopDelay.enable();
 const lag = (ns: number) => Math.max(0, ns / 1e6 - LOOP_RESOLUTION_MS);
 
 const EMPTY_LATENESS = { counts: [], frames: 0, lateFrames: 0, maxMs: 0 };
+
+function heapSpaces(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const s of v8.getHeapSpaceStatistics()) out[s.space_name] = s.physical_space_size;
+  return out;
+}
 
 function countResources(): Record<string, number> {
   const out: Record<string, number> = {};
@@ -42,6 +49,7 @@ function answer(req: ProbeRequest): ProbeReply {
     heapUsedBytes: mem.heapUsed,
     externalBytes: mem.external,
     arrayBuffersBytes: mem.arrayBuffers,
+    heapSpacesBytes: req.lite ? {} : heapSpaces(),
     gcRan: Boolean(req.gc && gc),
     // The histogram holds whole timer intervals: lag is what exceeds the 10 ms resolution.
     loopDelayMs: {

@@ -17,6 +17,7 @@ import {
   procCpuSeconds,
   procCpuTimes,
   procRssBytes,
+  rssGrowthByPart,
   sumOver,
   procSyscalls,
   scrapeMetrics,
@@ -252,6 +253,12 @@ export async function runLoadtest(opts: LoadtestOptions, progress: (line: string
           heapGrowthPct: round(heapGrowthPct, 1) as number,
           heapBeforeMb: round(leakBase.heapUsedBytes / MB, 1) as number,
           heapAfterMb: round(after.heapUsedBytes / MB, 1) as number,
+          // Largest first, in MB: which part of the process the RSS growth is in.
+          growthByPartMb: Object.fromEntries(
+            Object.entries(rssGrowthByPart(leakBase, after))
+              .sort((x, y) => Math.abs(y[1]) - Math.abs(x[1]))
+              .map(([k, v]) => [k, round(v / MB, 1) as number]),
+          ),
           resourcesBefore: leakBase.resources,
           resourcesAfter: after.resources,
           extraResources: extra,

@@ -184,6 +184,10 @@ describe('npm run loadtest (smoke)', () => {
           calls: 3,
           rssBeforeMb: expect.any(Number),
           rssAfterMb: expect.any(Number),
+          growthByPartMb: expect.objectContaining({
+            new_space: expect.any(Number),
+            old_space: expect.any(Number),
+          }),
           resourcesBefore: expect.any(Object),
           resourcesAfter: expect.any(Object),
         }),

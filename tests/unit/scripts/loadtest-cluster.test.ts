@@ -15,6 +15,7 @@ function reply(pid: number, over: Partial<ProbeReply>): ProbeReply {
     heapUsedBytes: 0,
     externalBytes: 0,
     arrayBuffersBytes: 0,
+    heapSpacesBytes: {},
     gcRan: true,
     loopDelayMs: { p50: 0, p99: 0, max: 0, samples: 0 },
     lateness: { counts: [], frames: 0, lateFrames: 0, maxMs: 0 },

@@ -1,0 +1,49 @@
+/**
+ * The leak check's RSS growth by part: each V8 heap space's pages and the rest of the process,
+ * adding up to the RSS change, so a report says where memory went, not only how much.
+ */
+import { OUTSIDE_V8_HEAP, rssGrowthByPart, type ProbeReply } from '../../../scripts/loadtest-probe';
+
+function reply(rssBytes: number, heapSpacesBytes: Record<string, number>): ProbeReply {
+  return {
+    type: 'probe-reply',
+    id: 0,
+    pid: 1,
+    cpuUserUs: 0,
+    cpuSystemUs: 0,
+    rssBytes,
+    heapUsedBytes: 0,
+    externalBytes: 0,
+    arrayBuffersBytes: 0,
+    heapSpacesBytes,
+    gcRan: true,
+    loopDelayMs: { p50: 0, p99: 0, max: 0, samples: 0 },
+    lateness: { counts: [], frames: 0, lateFrames: 0, maxMs: 0 },
+    ticker: { ticks: 0, missedTicks: 0, maxLatenessMs: 0 },
+    resources: {},
+  };
+}
+
+describe('rssGrowthByPart', () => {
+  it("splits the RSS change into V8's spaces and the rest, which add up to it", () => {
+    const before = reply(100_000, { new_space: 1_000, old_space: 30_000, code_space: 2_000 });
+    const after = reply(112_000, { new_space: 9_000, old_space: 31_000, code_space: 3_000, lo: 500 });
+    const parts = rssGrowthByPart(before, after);
+    expect(parts).toEqual({
+      new_space: 8_000,
+      old_space: 1_000,
+      code_space: 1_000,
+      lo: 500,
+      [OUTSIDE_V8_HEAP]: 1_500,
+    });
+    expect(Object.values(parts).reduce((a, b) => a + b, 0)).toBe(12_000);
+  });
+
+  it('counts a space that shrank as negative, and one gone as all of it', () => {
+    const parts = rssGrowthByPart(
+      reply(50_000, { new_space: 8_000, map_space: 700 }),
+      reply(44_000, { new_space: 2_000 }),
+    );
+    expect(parts).toEqual({ new_space: -6_000, map_space: -700, [OUTSIDE_V8_HEAP]: 700 });
+  });
+});
