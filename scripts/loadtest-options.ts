@@ -30,6 +30,8 @@ export interface LoadtestOptions {
   readonly url: string | undefined;
   /** Extra node flags for the server process, e.g. `--cpu-prof --cpu-prof-dir=artifacts`. */
   readonly serverArgs: string[];
+  /** Extra environment for the server process, e.g. `MALLOC_ARENA_MAX=2` (what glibc reads at start). */
+  readonly serverEnv: Record<string, string>;
   /** Server processes (WORKERS): 1 runs the server alone; more run a cluster primary and workers. */
   readonly workers: number;
   /** Scheduling priority for the server process (-20…19; negative needs root): let it win the CPU. */
@@ -87,6 +89,7 @@ const HELP = `npm run loadtest -- --calls N --seconds S [options]
   --warmup N           warm-up calls before measuring (default 3)
   --leak-wait S        leak check: idle time before the final sample (default 35: pools' idle timeouts)
   --server-args "..."  extra node flags for the server process (profiling: --cpu-prof --cpu-prof-dir=DIR)
+  --server-env "K=V …" extra environment for the server process (e.g. MALLOC_ARENA_MAX=2)
   --server-log FILE    copy the server's output to FILE
   --workers N          server processes (WORKERS, default 1; not with --url): a cluster primary
                        and N workers; CPU, memory and pacing are summed or the worst worker's
@@ -147,6 +150,17 @@ function str(args: string[], name: string, flagLike = false): string | undefined
   return v;
 }
 
+/** `K=V K2=V2`: names as POSIX allows them; a value runs to the next space. */
+function envList(v: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of (v ?? '').split(/\s+/).filter(Boolean)) {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(pair);
+    if (!m) throw new Error(`--server-env takes NAME=VALUE pairs, not "${pair}"`);
+    out[m[1] as string] = m[2] as string;
+  }
+  return out;
+}
+
 export function parseOptions(args: string[]): LoadtestOptions | 'help' {
   if (args.includes('--help') || args.includes('-h')) return 'help';
   const calls = Math.round(num(args, '--calls', 1, 5000) ?? 50);
@@ -181,6 +195,7 @@ export function parseOptions(args: string[]): LoadtestOptions | 'help' {
     leakWaitSeconds: num(args, '--leak-wait', 0, 600) ?? 35,
     url: url?.replace(/\/+$/, ''),
     serverArgs: (str(args, '--server-args', true) ?? '').split(/\s+/).filter(Boolean),
+    serverEnv: envList(str(args, '--server-env', true)),
     serverLog: str(args, '--server-log'),
     workers: Math.round(num(args, '--workers', 1, 64) ?? 1),
     serverNice: num(args, '--server-nice', -20, 19),

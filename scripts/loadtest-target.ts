@@ -486,6 +486,7 @@ export async function startLocalTarget(
       LOG_LEVEL: 'warn',
       MAX_CONCURRENT_CALLS: String((opts.calls * 2 + 50) * opts.workers),
       WORKERS: String(opts.workers),
+      ...opts.serverEnv,
     });
     progress(`database ${dbName}, Redis key prefix ${prefix}`);
     const serverJs = await buildServer(progress);

@@ -32,6 +32,17 @@ describe('loadtest options', () => {
     });
   });
 
+  it('--server-env takes NAME=VALUE pairs for the server, and refuses anything else', () => {
+    expect(parseOptions(['--server-env', 'MALLOC_ARENA_MAX=2 UV_THREADPOOL_SIZE=8'])).toMatchObject({
+      serverEnv: { MALLOC_ARENA_MAX: '2', UV_THREADPOOL_SIZE: '8' },
+    });
+    expect(parseOptions([])).toMatchObject({ serverEnv: {} });
+    expect(() => parseOptions(['--server-env', 'MALLOC_ARENA_MAX'])).toThrow(
+      '--server-env takes NAME=VALUE pairs, not "MALLOC_ARENA_MAX"',
+    );
+    expect(() => parseOptions(['--server-env', '2X=1'])).toThrow('--server-env takes NAME=VALUE pairs');
+  });
+
   it('--server-first puts the emulators above the server, and explicit priorities win', () => {
     const first = parseOptions(['--server-first']) as LoadtestOptions;
     expect(first).toMatchObject({ serverRt: 20, emulatorsRt: 30, callersRt: undefined });
