@@ -9,7 +9,7 @@
  * (`docs/performance.md`, ninth round):
  * - 8 MB: RSS under load −14 MB at 200 and 300 calls; at 300 real-time calls the same CPU per
  *   call-second and pacing jitter as 16 MB. Scavenges run 1.8× as often, each shorter.
- * - 4 MB: −21 MB, but 3.4× the scavenges, whose fixed cost per run shows at 300 calls: CPU per
- *   call-second +7 % and jitter p99 ≈ +1 ms.
+ * - 4 MB: −21 MB, but 3.4× the scavenges, each with a fixed cost (≈ 0.8 ms here), which shows
+ *   at 300 calls: CPU per call-second +7 % and jitter p99 ≈ +1 ms.
  */
 export const SERVER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8'];
