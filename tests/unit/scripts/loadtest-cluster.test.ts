@@ -2,32 +2,12 @@
  * With --workers, the load test sees the server as the sum of its processes: the primary merges
  * its workers' probe replies, and /proc figures add up over the primary and the workers.
  */
-import { mergeProbeReplies, sumOver, type ProbeReply } from '../../../scripts/loadtest-probe';
-
-function reply(pid: number, over: Partial<ProbeReply>): ProbeReply {
-  return {
-    type: 'probe-reply',
-    id: 0,
-    pid,
-    cpuUserUs: 0,
-    cpuSystemUs: 0,
-    rssBytes: 0,
-    heapUsedBytes: 0,
-    externalBytes: 0,
-    arrayBuffersBytes: 0,
-    heapSpacesBytes: {},
-    gcRan: true,
-    loopDelayMs: { p50: 0, p99: 0, max: 0, samples: 0 },
-    lateness: { counts: [], frames: 0, lateFrames: 0, maxMs: 0 },
-    ticker: { ticks: 0, missedTicks: 0, maxLatenessMs: 0 },
-    resources: {},
-    ...over,
-  };
-}
+import { mergeProbeReplies, sumOver } from '../../../scripts/loadtest-probe';
+import { probeReply } from '../../support/probe-reply';
 
 describe('mergeProbeReplies', () => {
   it('adds up CPU, memory, frames and handles, and keeps the worst loop delay and lateness', () => {
-    const a = reply(11, {
+    const a = probeReply(11, {
       cpuUserUs: 100,
       cpuSystemUs: 10,
       rssBytes: 1000,
@@ -36,8 +16,9 @@ describe('mergeProbeReplies', () => {
       lateness: { counts: [5, 1], frames: 6, lateFrames: 0, maxMs: 0.2 },
       ticker: { ticks: 100, missedTicks: 0, maxLatenessMs: 1 },
       resources: { TCPSocketWrap: 4, Timeout: 2 },
+      heapSpacesBytes: { new_space: 100, code_space: 20 },
     });
-    const b = reply(12, {
+    const b = probeReply(12, {
       cpuUserUs: 50,
       cpuSystemUs: 5,
       rssBytes: 2000,
@@ -47,6 +28,7 @@ describe('mergeProbeReplies', () => {
       lateness: { counts: [1, 2, 3], frames: 6, lateFrames: 1, maxMs: 70 },
       ticker: { ticks: 90, missedTicks: 2, maxLatenessMs: 4 },
       resources: { TCPSocketWrap: 3 },
+      heapSpacesBytes: { new_space: 50, old_space: 30 },
     });
     const m = mergeProbeReplies(7, 10, [a, b]);
     expect(m).toMatchObject({
@@ -61,6 +43,7 @@ describe('mergeProbeReplies', () => {
       lateness: { counts: [6, 3, 3], frames: 12, lateFrames: 1, maxMs: 70 },
       ticker: { ticks: 190, missedTicks: 2, maxLatenessMs: 4 },
       resources: { TCPSocketWrap: 7, Timeout: 2 },
+      heapSpacesBytes: { new_space: 150, code_space: 20, old_space: 30 },
       workerPids: [11, 12],
     });
   });

@@ -3,25 +3,10 @@
  * adding up to the RSS change, so a report says where memory went, not only how much.
  */
 import { OUTSIDE_V8_HEAP, rssGrowthByPart, type ProbeReply } from '../../../scripts/loadtest-probe';
+import { probeReply } from '../../support/probe-reply';
 
 function reply(rssBytes: number, heapSpacesBytes: Record<string, number>): ProbeReply {
-  return {
-    type: 'probe-reply',
-    id: 0,
-    pid: 1,
-    cpuUserUs: 0,
-    cpuSystemUs: 0,
-    rssBytes,
-    heapUsedBytes: 0,
-    externalBytes: 0,
-    arrayBuffersBytes: 0,
-    heapSpacesBytes,
-    gcRan: true,
-    loopDelayMs: { p50: 0, p99: 0, max: 0, samples: 0 },
-    lateness: { counts: [], frames: 0, lateFrames: 0, maxMs: 0 },
-    ticker: { ticks: 0, missedTicks: 0, maxLatenessMs: 0 },
-    resources: {},
-  };
+  return probeReply(1, { rssBytes, heapSpacesBytes });
 }
 
 describe('rssGrowthByPart', () => {
