@@ -7,7 +7,7 @@
  */
 import { execFile, execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rmdir, stat } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
@@ -95,25 +95,30 @@ async function buildServer(progress: (s: string) => void): Promise<string> {
   return path.join(dist, 'scripts', 'loadtest-server.js');
 }
 
-/** Runs `fn` holding a lock directory; a lock older than 10 minutes is a crashed holder's. */
+/**
+ * Runs `fn` holding a lock directory. A holder that was killed (a load test stopped mid-build)
+ * leaves the directory behind: its `owner` file names a process that no longer exists, and the
+ * next load test takes the lock over. A lock with no owner file older than 10 minutes is taken
+ * over too.
+ */
 export async function withLock(
   lock: string,
   progress: (s: string) => void,
   fn: () => Promise<void>,
 ): Promise<void> {
+  const owner = path.join(lock, 'owner');
   const deadline = Date.now() + 15 * 60_000;
   for (let waited = false; ; waited = true) {
     try {
       await mkdir(lock);
+      await writeFile(owner, String(process.pid));
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || Date.now() > deadline) throw err;
-      const age = await stat(lock).then(
-        (s) => Date.now() - s.mtimeMs,
-        () => 0,
-      );
-      if (age > 10 * 60_000) await rmdir(lock).catch(() => undefined);
-      else {
+      if (await abandoned(lock, owner)) {
+        progress('taking over the build lock of a load test that no longer runs');
+        await rm(lock, { recursive: true, force: true });
+      } else {
         if (!waited) progress('waiting for another load test to finish compiling');
         await new Promise((r) => setTimeout(r, 200));
       }
@@ -122,8 +127,27 @@ export async function withLock(
   try {
     await fn();
   } finally {
-    await rmdir(lock).catch(() => undefined);
+    await rm(lock, { recursive: true, force: true });
   }
+}
+
+async function abandoned(lock: string, owner: string): Promise<boolean> {
+  const pid = Number(await readFile(owner, 'utf8').catch(() => ''));
+  if (Number.isInteger(pid) && pid > 0) {
+    try {
+      process.kill(pid, 0);
+      return false;
+    } catch (err) {
+      // EPERM: the process exists and belongs to someone else.
+      return (err as NodeJS.ErrnoException).code === 'ESRCH';
+    }
+  }
+  // Not written yet (the holder is between mkdir and writeFile), or by an older version.
+  const age = await stat(lock).then(
+    (s) => Date.now() - s.mtimeMs,
+    () => 0,
+  );
+  return age > 10 * 60_000;
 }
 
 export interface EmulatorProcess {

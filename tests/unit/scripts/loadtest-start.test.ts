@@ -3,7 +3,9 @@
  * together); a port taken between picking it and the server binding it (other listeners on the
  * machine) is retried on a new port; any other failure is reported with what the server printed.
  */
+import { spawnSync } from 'node:child_process';
 import {
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
@@ -197,5 +199,45 @@ describe('withLock (the build lock of npm run loadtest)', () => {
     utimesSync(lock, old, old);
     await withLock(lock, () => undefined, hold('c'));
     expect(events.slice(4)).toEqual(['c in', 'c out']);
+  });
+
+  it('takes over at once a lock whose holder was killed, and waits for one that still runs', async () => {
+    const lock = path.join(dir, 'owned.lock');
+    // A process that has exited: its pid names no process (pids are not reused this fast).
+    const dead = spawnSync(process.execPath, ['-e', '']).pid as number;
+    mkdirSync(lock);
+    writeFileSync(path.join(lock, 'owner'), String(dead));
+    const said: string[] = [];
+    let ran = false;
+    await withLock(
+      lock,
+      (s) => said.push(s),
+      async () => {
+        ran = true;
+        expect(readFileSync(path.join(lock, 'owner'), 'utf8')).toBe(String(process.pid));
+      },
+    );
+    expect(ran).toBe(true);
+    expect(said).toEqual(['taking over the build lock of a load test that no longer runs']);
+    expect(existsSync(lock)).toBe(false);
+
+    // A live holder (this process) is waited for, however fresh or old its lock.
+    mkdirSync(lock);
+    writeFileSync(path.join(lock, 'owner'), String(process.pid));
+    const old = new Date(Date.now() - 11 * 60_000);
+    utimesSync(lock, old, old);
+    let entered = false;
+    const waiting = withLock(
+      lock,
+      () => undefined,
+      async () => {
+        entered = true;
+      },
+    );
+    await new Promise((r) => setTimeout(r, 600));
+    expect(entered).toBe(false);
+    rmSync(lock, { recursive: true });
+    await waiting;
+    expect(entered).toBe(true);
   });
 });
