@@ -389,3 +389,88 @@ export function rssGrowthByPart(before: ProbeReply, after: ProbeReply): Record<s
   out[OUTSIDE_V8_HEAP] = after.rssBytes - before.rssBytes - spaces;
   return out;
 }
+
+const MB = 1024 * 1024;
+const mb = (bytes: number) => Math.round((bytes / MB) * 10) / 10;
+const pct = (from: number, to: number) => Math.round(((to - from) / from) * 1000) / 10;
+
+/** Largest first, in MB: which part of the process RSS changed in between two replies. */
+function byPartMb(before: ProbeReply, after: ProbeReply): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(rssGrowthByPart(before, after))
+      .sort((x, y) => Math.abs(y[1]) - Math.abs(x[1]))
+      .map(([k, v]) => [k, mb(v)]),
+  );
+}
+
+export interface LeakReport {
+  calls: number;
+  rssBeforeMb: number;
+  rssAfterMb: number;
+  growthPct: number;
+  heapGrowthPct: number;
+  heapBeforeMb: number;
+  heapAfterMb: number;
+  /** The RSS change by part: V8's heap spaces (pages held) and the rest of the process. */
+  growthByPartMb: Record<string, number>;
+  /**
+   * The same server idle after the first half of the calls (the same wait and GC as the end). The
+   * growth from there to the end is per call: what warm-up (compiled code, allocators' working
+   * size) left in the whole-run figure is in the first half.
+   */
+  midpoint: {
+    calls: number;
+    rssMb: number;
+    heapMb: number;
+    secondHalfGrowthPct: number;
+    secondHalfHeapGrowthPct: number;
+    secondHalfByPartMb: Record<string, number>;
+  } | null;
+  resourcesBefore: Record<string, number>;
+  resourcesAfter: Record<string, number>;
+  extraResources: Record<string, number>;
+  ok: boolean;
+}
+
+/**
+ * The leak check's verdict from three idle, garbage-collected replies: before the calls, halfway
+ * (null when not taken) and after. The budget line is the whole run's: RSS and live heap within
+ * 10 % of the base, and no handle (socket, timer) more than at the base.
+ */
+export function leakReport(
+  base: ProbeReply,
+  mid: { calls: number; reply: ProbeReply } | null,
+  after: ProbeReply,
+  calls: number,
+): LeakReport {
+  const extra: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after.resources)) {
+    const more = v - (base.resources[k] ?? 0);
+    if (more > 0) extra[k] = more;
+  }
+  const growthPct = pct(base.rssBytes, after.rssBytes);
+  const heapGrowthPct = pct(base.heapUsedBytes, after.heapUsedBytes);
+  return {
+    calls,
+    rssBeforeMb: mb(base.rssBytes),
+    rssAfterMb: mb(after.rssBytes),
+    growthPct,
+    heapGrowthPct,
+    heapBeforeMb: mb(base.heapUsedBytes),
+    heapAfterMb: mb(after.heapUsedBytes),
+    growthByPartMb: byPartMb(base, after),
+    midpoint: mid && {
+      calls: mid.calls,
+      rssMb: mb(mid.reply.rssBytes),
+      heapMb: mb(mid.reply.heapUsedBytes),
+      secondHalfGrowthPct: pct(mid.reply.rssBytes, after.rssBytes),
+      secondHalfHeapGrowthPct: pct(mid.reply.heapUsedBytes, after.heapUsedBytes),
+      secondHalfByPartMb: byPartMb(mid.reply, after),
+    },
+    resourcesBefore: base.resources,
+    resourcesAfter: after.resources,
+    extraResources: extra,
+    // RSS alone can pass by shrinking (V8 returns pages when idle): the live heap must hold too.
+    ok: growthPct <= 10 && heapGrowthPct <= 10 && Object.keys(extra).length === 0,
+  };
+}

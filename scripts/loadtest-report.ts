@@ -1,5 +1,5 @@
 /** The load test's report: the JSON shape, the statistics behind it and the table printed from it. */
-import type { BucketQuantiles, LatenessSnapshot } from './loadtest-probe';
+import type { BucketQuantiles, LatenessSnapshot, LeakReport } from './loadtest-probe';
 
 export interface Dist {
   readonly n: number;
@@ -171,21 +171,7 @@ export interface Report {
     breakdownCores: { user: number; system: number; softirq: number; steal: number } | null;
     topOthers: Array<{ pid: number; name: string; cores: number }>;
   };
-  leak: {
-    calls: number;
-    rssBeforeMb: number;
-    rssAfterMb: number;
-    growthPct: number;
-    heapGrowthPct: number;
-    heapBeforeMb: number;
-    heapAfterMb: number;
-    /** The RSS change by part: V8's heap spaces (pages held) and the rest of the process. */
-    growthByPartMb: Record<string, number>;
-    resourcesBefore: Record<string, number>;
-    resourcesAfter: Record<string, number>;
-    extraResources: Record<string, number>;
-    ok: boolean;
-  } | null;
+  leak: LeakReport | null;
   /** [seconds since the run started, caller-side e2e overhead ms] per answered turn. */
   turnTimeline: Array<[number, number]>;
   budget: BudgetLine[];
@@ -212,6 +198,13 @@ const buckets = (q: BucketQuantiles | null) =>
   q ? `${edge(q.p50)} / ${edge(q.p99)}  (max ${edge(q.max)}, n=${q.n})` : '—';
 const d = (x: Dist | null) =>
   x ? `${f(x.p50)} / ${f(x.p95)} / ${f(x.p99)}  (max ${f(x.max)}, n=${x.n})` : '—';
+
+/** `part +x.y` for the parts that changed, in the order given (largest first). */
+const byPart = (mb: Record<string, number>) =>
+  Object.entries(mb)
+    .filter(([, v]) => v !== 0)
+    .map(([k, v]) => `${k} ${v > 0 ? '+' : ''}${f(v)}`)
+    .join(', ') || 'none';
 
 export function formatReport(r: Report): string {
   const lines: string[] = [];
@@ -327,13 +320,13 @@ export function formatReport(r: Report): string {
       'RSS MB before → after (after GC)',
       `${f(r.leak.rssBeforeMb)} → ${f(r.leak.rssAfterMb)} (${f(r.leak.growthPct)} %), heap ${f(r.leak.heapBeforeMb)} → ${f(r.leak.heapAfterMb)} (${f(r.leak.heapGrowthPct)} %)`,
     );
-    row(
-      'RSS growth by part, MB',
-      Object.entries(r.leak.growthByPartMb)
-        .filter(([, v]) => v !== 0)
-        .map(([k, v]) => `${k} ${v > 0 ? '+' : ''}${f(v)}`)
-        .join(', ') || 'none',
-    );
+    row('RSS growth by part, MB', byPart(r.leak.growthByPartMb));
+    const mid = r.leak.midpoint;
+    if (mid)
+      row(
+        `second half (after ${mid.calls} calls → end)`,
+        `RSS ${f(mid.rssMb)} → ${f(r.leak.rssAfterMb)} (${f(mid.secondHalfGrowthPct)} %), heap ${f(mid.heapMb)} → ${f(r.leak.heapAfterMb)} (${f(mid.secondHalfHeapGrowthPct)} %); ${byPart(mid.secondHalfByPartMb)}`,
+      );
     row('handles left over', JSON.stringify(r.leak.extraResources));
     row('verdict', r.leak.ok ? 'ok' : 'LEAK');
   }

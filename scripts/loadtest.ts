@@ -17,10 +17,11 @@ import {
   procCpuSeconds,
   procCpuTimes,
   procRssBytes,
-  rssGrowthByPart,
+  leakReport,
   sumOver,
   procSyscalls,
   scrapeMetrics,
+  type ProbeClient,
   type ProbeReply,
 } from './loadtest-probe';
 import { formatReport, type Report } from './loadtest-report';
@@ -62,6 +63,19 @@ function loadgenCpuSeconds(target: Target): number | null {
     total = total === null || cpu === null ? null : total + cpu;
   }
   return total;
+}
+
+/**
+ * The server idle, as the leak check compares it: no call left (up to 30 s), then `waitS` for
+ * idle keep-alive sockets and pools to close, then a full GC.
+ */
+async function settled(target: Target, probe: ProbeClient, waitS: number): Promise<ProbeReply | null> {
+  for (let i = 0; i < 60; i++) {
+    if (metricSum(await scrapeMetrics(target.baseUrl), 'bayline_active_calls') === 0) break;
+    await sleep(500);
+  }
+  await sleep(waitS * 1000);
+  return probe.ask({ gc: true });
 }
 
 function phoneFor(i: number): string {
@@ -121,6 +135,7 @@ export async function runLoadtest(opts: LoadtestOptions, progress: (line: string
     const idleLive = (await target.probe?.ask({ gc: true })) ?? null;
     const leakBase = sequential ? idleLive : undefined;
     let loadLive: ProbeReply | null = null;
+    let leakMid: { calls: number; reply: ProbeReply } | null = null;
     const metricsBefore = await scrapeMetrics(target.baseUrl);
 
     let heapMb: number | null = null;
@@ -197,23 +212,32 @@ export async function runLoadtest(opts: LoadtestOptions, progress: (line: string
           await sleep(100);
       } else {
         const total = opts.total as number;
+        const half = Math.ceil(total / 2);
         progress(`leak check: ${total} calls, ${opts.calls} at a time, ${opts.turns ?? 1} turn(s) each`);
         windowA = await point(target, { resetLoopDelay: true });
         let next = 0;
-        await Promise.all(
-          Array.from({ length: Math.min(opts.calls, total) }, async () => {
-            while (next < total) {
-              const i = next++;
-              started++;
-              const r = await runCall(ctx(i), {
-                from: phoneFor(i),
-                hangUpAt: performance.now() + 120_000,
-                maxTurns: opts.turns ?? 1,
-              });
-              results.push(r);
-            }
-          }),
-        );
+        const runUpTo = (end: number) =>
+          Promise.all(
+            Array.from({ length: Math.min(opts.calls, end - next) }, async () => {
+              while (next < end) {
+                const i = next++;
+                started++;
+                const r = await runCall(ctx(i), {
+                  from: phoneFor(i),
+                  hangUpAt: performance.now() + 120_000,
+                  maxTurns: opts.turns ?? 1,
+                });
+                results.push(r);
+              }
+            }),
+          );
+        await runUpTo(half);
+        if (half < total && target.probe) {
+          progress(`leak check: halfway (${half} calls), waiting as at the end, then GC`);
+          const reply = await settled(target, target.probe, opts.leakWaitSeconds);
+          if (reply) leakMid = { calls: half, reply };
+        }
+        await runUpTo(total);
         windowB = await point(target, {});
         loadLive = (await target.probe?.ask({ gc: true })) ?? null;
       }
@@ -231,41 +255,8 @@ export async function runLoadtest(opts: LoadtestOptions, progress: (line: string
     let leak: Report['leak'] = null;
     if (sequential && target.probe && leakBase) {
       progress(`leak check: waiting ${opts.leakWaitSeconds} s for idle pools to close, then GC`);
-      for (let i = 0; i < 60; i++) {
-        if (metricSum(await scrapeMetrics(target.baseUrl), 'bayline_active_calls') === 0) break;
-        await sleep(500);
-      }
-      await sleep(opts.leakWaitSeconds * 1000);
-      const after = await target.probe.ask({ gc: true });
-      if (after) {
-        const extra: Record<string, number> = {};
-        for (const [k, v] of Object.entries(after.resources)) {
-          const more = v - (leakBase.resources[k] ?? 0);
-          if (more > 0) extra[k] = more;
-        }
-        const growthPct = ((after.rssBytes - leakBase.rssBytes) / leakBase.rssBytes) * 100;
-        const heapGrowthPct = ((after.heapUsedBytes - leakBase.heapUsedBytes) / leakBase.heapUsedBytes) * 100;
-        leak = {
-          calls: results.length,
-          rssBeforeMb: round(leakBase.rssBytes / MB, 1) as number,
-          rssAfterMb: round(after.rssBytes / MB, 1) as number,
-          growthPct: round(growthPct, 1) as number,
-          heapGrowthPct: round(heapGrowthPct, 1) as number,
-          heapBeforeMb: round(leakBase.heapUsedBytes / MB, 1) as number,
-          heapAfterMb: round(after.heapUsedBytes / MB, 1) as number,
-          // Largest first, in MB: which part of the process the RSS growth is in.
-          growthByPartMb: Object.fromEntries(
-            Object.entries(rssGrowthByPart(leakBase, after))
-              .sort((x, y) => Math.abs(y[1]) - Math.abs(x[1]))
-              .map(([k, v]) => [k, round(v / MB, 1) as number]),
-          ),
-          resourcesBefore: leakBase.resources,
-          resourcesAfter: after.resources,
-          extraResources: extra,
-          // RSS alone can pass by shrinking (V8 returns pages when idle): the live heap must hold too.
-          ok: growthPct <= 10 && heapGrowthPct <= 10 && Object.keys(extra).length === 0,
-        };
-      }
+      const after = await settled(target, target.probe, opts.leakWaitSeconds);
+      if (after) leak = leakReport(leakBase, leakMid, after, results.length);
     }
     clearInterval(sampler);
     sampler = undefined;

@@ -159,7 +159,7 @@ describe('npm run loadtest (smoke)', () => {
   it.concurrent(
     'leak-check mode runs calls back to back and reports memory and handles after GC',
     async () => {
-      const { code, report } = await loadtest([
+      const { code, stdout, report } = await loadtest([
         '--total',
         '3',
         '--calls',
@@ -188,10 +188,17 @@ describe('npm run loadtest (smoke)', () => {
             new_space: expect.any(Number),
             old_space: expect.any(Number),
           }),
+          // Halfway (2 of 3 calls), idle and collected as at the end.
+          midpoint: expect.objectContaining({
+            calls: 2,
+            rssMb: expect.any(Number),
+            secondHalfGrowthPct: expect.any(Number),
+          }),
           resourcesBefore: expect.any(Object),
           resourcesAfter: expect.any(Object),
         }),
       );
+      expect(stdout).toContain('second half (after 2 calls → end)');
     },
   );
 

@@ -2,7 +2,12 @@
  * The leak check's RSS growth by part: each V8 heap space's pages and the rest of the process,
  * adding up to the RSS change, so a report says where memory went, not only how much.
  */
-import { OUTSIDE_V8_HEAP, rssGrowthByPart, type ProbeReply } from '../../../scripts/loadtest-probe';
+import {
+  OUTSIDE_V8_HEAP,
+  leakReport,
+  rssGrowthByPart,
+  type ProbeReply,
+} from '../../../scripts/loadtest-probe';
 import { probeReply } from '../../support/probe-reply';
 
 function reply(rssBytes: number, heapSpacesBytes: Record<string, number>): ProbeReply {
@@ -30,5 +35,52 @@ describe('rssGrowthByPart', () => {
       reply(44_000, { new_space: 2_000 }),
     );
     expect(parts).toEqual({ new_space: -6_000, map_space: -700, [OUTSIDE_V8_HEAP]: 700 });
+  });
+});
+
+describe('leakReport', () => {
+  const MB = 2 ** 20;
+  const at = (rssMb: number, heapMb: number, resources: Record<string, number> = {}) =>
+    probeReply(1, {
+      rssBytes: rssMb * MB,
+      heapUsedBytes: heapMb * MB,
+      heapSpacesBytes: { old_space: heapMb * MB },
+      resources,
+    });
+
+  it('judges the whole run from the base, and shows the second half from the midpoint', () => {
+    // Warm-up growth in the first half, none per call in the second: the line as written fails.
+    const r = leakReport(
+      at(100, 30, { TCPSocketWrap: 2 }),
+      { calls: 500, reply: at(112, 32, { TCPSocketWrap: 2 }) },
+      at(113, 32.5, { TCPSocketWrap: 2 }),
+      1000,
+    );
+    expect(r).toMatchObject({
+      calls: 1000,
+      rssBeforeMb: 100,
+      rssAfterMb: 113,
+      growthPct: 13,
+      heapGrowthPct: 8.3,
+      midpoint: {
+        calls: 500,
+        rssMb: 112,
+        heapMb: 32,
+        secondHalfGrowthPct: 0.9,
+        secondHalfHeapGrowthPct: 1.6,
+        secondHalfByPartMb: { old_space: 0.5, [OUTSIDE_V8_HEAP]: 0.5 },
+      },
+      extraResources: {},
+      ok: false,
+    });
+    expect(r.growthByPartMb).toEqual({ [OUTSIDE_V8_HEAP]: 10.5, old_space: 2.5 });
+  });
+
+  it('fails on a handle left over even when memory holds, and passes when nothing grew', () => {
+    const base = at(100, 30, { TCPSocketWrap: 2, Timeout: 1 });
+    const left = leakReport(base, null, at(101, 30, { TCPSocketWrap: 3, Timeout: 1 }), 10);
+    expect(left).toMatchObject({ extraResources: { TCPSocketWrap: 1 }, midpoint: null, ok: false });
+    expect(leakReport(base, null, at(105, 31, { TCPSocketWrap: 1 }), 10).ok).toBe(true);
+    expect(leakReport(base, null, at(100, 33.5), 10).ok).toBe(false);
   });
 });
