@@ -26,6 +26,7 @@ export interface LoadtestOptions {
   readonly warmupCalls: number;
   /** Leak check: wait this long after the last call before the final GC + sample (idle pools close). */
   readonly leakWaitSeconds: number;
+  readonly leakReducerWaitSeconds: number;
   /** Target an already running server instead of starting one (its providers are its own). */
   readonly url: string | undefined;
   /** Extra node flags for the server process, e.g. `--cpu-prof --cpu-prof-dir=artifacts`. */
@@ -87,7 +88,8 @@ const HELP = `npm run loadtest -- --calls N --seconds S [options]
   --tts-ms-per-char MS length of synthesised speech per character (default 40)
   --brain text|demo    reply policy of the model emulator (default text: no tools)
   --warmup N           warm-up calls before measuring (default 3)
-  --leak-wait S        leak check: idle time before the final sample (default 35: pools' idle timeouts)
+  --leak-wait S        leak check: idle time before each sample (default 35: pools' idle timeouts)
+  --leak-reducer-wait S  leak check: then up to S more for V8's memory reducer (default 300; 0: none)
   --server-args "..."  extra node flags for the server process (profiling: --cpu-prof --cpu-prof-dir=DIR)
   --server-env "K=V …" extra environment for the server process (e.g. MALLOC_ARENA_MAX=2)
   --server-log FILE    copy the server's output to FILE
@@ -193,6 +195,7 @@ export function parseOptions(args: string[]): LoadtestOptions | 'help' {
     brain,
     warmupCalls: Math.round(num(args, '--warmup', 0, 100) ?? 3),
     leakWaitSeconds: num(args, '--leak-wait', 0, 600) ?? 35,
+    leakReducerWaitSeconds: num(args, '--leak-reducer-wait', 0, 1800) ?? 300,
     url: url?.replace(/\/+$/, ''),
     serverArgs: (str(args, '--server-args', true) ?? '').split(/\s+/).filter(Boolean),
     serverEnv: envList(str(args, '--server-env', true)),

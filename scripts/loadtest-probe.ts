@@ -40,6 +40,12 @@ export interface ProbeReply {
   readonly lateness: LatenessSnapshot;
   readonly ticker: { ticks: number; missedTicks: number; maxLatenessMs: number };
   readonly resources: Record<string, number>;
+  /**
+   * Full GCs V8's memory reducer has run since the process started: it runs on its own once the
+   * process has been idle a while, and is the only GC that returns the heap's spare pages (a
+   * forced `gc()` keeps them). In a cluster: the fewest any worker has had.
+   */
+  readonly memoryReducerGcs: number;
   /** With WORKERS > 1: the workers' pids (the reply sums or takes the worst of their figures). */
   readonly workerPids?: number[];
 }
@@ -91,6 +97,7 @@ export function mergeProbeReplies(id: number, pid: number, replies: readonly Pro
       maxLatenessMs: max((r) => r.ticker.maxLatenessMs),
     },
     resources,
+    memoryReducerGcs: replies.length ? Math.min(...replies.map((r) => r.memoryReducerGcs)) : 0,
     workerPids: replies.map((r) => r.pid),
   };
 }
@@ -403,6 +410,13 @@ function byPartMb(before: ProbeReply, after: ProbeReply): Record<string, number>
   );
 }
 
+/** The server idle, as the leak check compares it (loadtest.ts `settled`). */
+export interface SettledPoint {
+  readonly reply: ProbeReply;
+  /** Seconds into the idle at which V8's memory reducer was seen to run; null: not in the wait. */
+  readonly reducerAfterS: number | null;
+}
+
 export interface LeakReport {
   calls: number;
   rssBeforeMb: number;
@@ -426,6 +440,11 @@ export interface LeakReport {
     secondHalfHeapGrowthPct: number;
     secondHalfByPartMb: Record<string, number>;
   } | null;
+  /**
+   * When V8's memory reducer ran at each point, in seconds of idle (null: not within the wait).
+   * Points where it did not run hold spare heap pages the others returned: not comparable.
+   */
+  memoryReducerAfterS: { base: number | null; midpoint: number | null; end: number | null };
   resourcesBefore: Record<string, number>;
   resourcesAfter: Record<string, number>;
   extraResources: Record<string, number>;
@@ -433,16 +452,18 @@ export interface LeakReport {
 }
 
 /**
- * The leak check's verdict from three idle, garbage-collected replies: before the calls, halfway
+ * The leak check's verdict from three idle, garbage-collected points: before the calls, halfway
  * (null when not taken) and after. The budget line is the whole run's: RSS and live heap within
  * 10 % of the base, and no handle (socket, timer) more than at the base.
  */
 export function leakReport(
-  base: ProbeReply,
-  mid: { calls: number; reply: ProbeReply } | null,
-  after: ProbeReply,
+  basePoint: SettledPoint,
+  midPoint: (SettledPoint & { calls: number }) | null,
+  endPoint: SettledPoint,
   calls: number,
 ): LeakReport {
+  const base = basePoint.reply;
+  const after = endPoint.reply;
   const extra: Record<string, number> = {};
   for (const [k, v] of Object.entries(after.resources)) {
     const more = v - (base.resources[k] ?? 0);
@@ -459,13 +480,18 @@ export function leakReport(
     heapBeforeMb: mb(base.heapUsedBytes),
     heapAfterMb: mb(after.heapUsedBytes),
     growthByPartMb: byPartMb(base, after),
-    midpoint: mid && {
-      calls: mid.calls,
-      rssMb: mb(mid.reply.rssBytes),
-      heapMb: mb(mid.reply.heapUsedBytes),
-      secondHalfGrowthPct: pct(mid.reply.rssBytes, after.rssBytes),
-      secondHalfHeapGrowthPct: pct(mid.reply.heapUsedBytes, after.heapUsedBytes),
-      secondHalfByPartMb: byPartMb(mid.reply, after),
+    midpoint: midPoint && {
+      calls: midPoint.calls,
+      rssMb: mb(midPoint.reply.rssBytes),
+      heapMb: mb(midPoint.reply.heapUsedBytes),
+      secondHalfGrowthPct: pct(midPoint.reply.rssBytes, after.rssBytes),
+      secondHalfHeapGrowthPct: pct(midPoint.reply.heapUsedBytes, after.heapUsedBytes),
+      secondHalfByPartMb: byPartMb(midPoint.reply, after),
+    },
+    memoryReducerAfterS: {
+      base: basePoint.reducerAfterS,
+      midpoint: midPoint ? midPoint.reducerAfterS : null,
+      end: endPoint.reducerAfterS,
     },
     resourcesBefore: base.resources,
     resourcesAfter: after.resources,

@@ -5,7 +5,7 @@
  * event-loop delay, heap, CPU and the handles keeping the process alive. It adds no work per frame.
  */
 import cluster, { type Worker } from 'node:cluster';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { PerformanceObserver, constants as perf, monitorEventLoopDelay } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import { processLateness } from '../server/telephony/pacer';
 import { sharedTicker } from '../server/telephony/ticker';
@@ -17,6 +17,17 @@ loopDelay.enable();
 const lag = (ns: number) => Math.max(0, ns / 1e6 - LOOP_RESOLUTION_MS);
 
 const EMPTY_LATENESS = { counts: [], frames: 0, lateFrames: 0, maxMs: 0 };
+
+// V8's memory reducer starts its full GCs with this callback flag; a forced gc() has FORCED, one
+// for allocation SCHEDULE_IDLE or none. One observer callback per GC: nothing per frame.
+let memoryReducerGcs = 0;
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    const { kind, flags } = (e as unknown as { detail: { kind: number; flags: number } }).detail;
+    if (kind === perf.NODE_PERFORMANCE_GC_MAJOR && flags & perf.NODE_PERFORMANCE_GC_FLAGS_ALL_EXTERNAL_MEMORY)
+      memoryReducerGcs++;
+  }
+}).observe({ entryTypes: ['gc'] });
 
 function heapSpaces(): Record<string, number> {
   const out: Record<string, number> = {};
@@ -61,6 +72,7 @@ function answer(req: ProbeRequest): ProbeReply {
     lateness: req.lite ? EMPTY_LATENESS : processLateness.snapshot(),
     ticker: sharedTicker().stats,
     resources: req.lite ? {} : countResources(),
+    memoryReducerGcs,
   };
   if (req.resetLoopDelay) loopDelay.reset();
   return reply;

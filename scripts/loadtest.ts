@@ -23,6 +23,7 @@ import {
   scrapeMetrics,
   type ProbeClient,
   type ProbeReply,
+  type SettledPoint,
 } from './loadtest-probe';
 import { formatReport, type Report } from './loadtest-report';
 import { buildReport, round, type Point } from './loadtest-summary';
@@ -33,6 +34,7 @@ const MB = 2 ** 20;
 /** The window closes before hang-up, so a forced GC for live memory cannot disturb its figures. */
 const WINDOW_END_BEFORE_HANGUP_MS = 1500;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const REDUCER_SETTLE_MS = 5000;
 
 /** How late the callers' frames went out, on their media timelines (0.1 ms buckets up to 100 ms). */
 const callerSendLag = new LatenessTotals();
@@ -66,16 +68,46 @@ function loadgenCpuSeconds(target: Target): number | null {
 }
 
 /**
- * The server idle, as the leak check compares it: no call left (up to 30 s), then `waitS` for
- * idle keep-alive sockets and pools to close, then a full GC.
+ * The server idle, as the leak check compares it: no call left (up to 30 s), `waitS` for idle
+ * keep-alive sockets and pools to close, then up to `reducerWaitS` more until V8's memory reducer
+ * has run (the GC that returns the heap's spare pages, which an idle server gets within minutes
+ * and a forced GC does not do), then a full GC. Base, midpoint and end are all taken this way.
  */
-async function settled(target: Target, probe: ProbeClient, waitS: number): Promise<ProbeReply | null> {
+async function settled(
+  target: Target,
+  probe: ProbeClient,
+  opts: Pick<LoadtestOptions, 'leakWaitSeconds' | 'leakReducerWaitSeconds'>,
+  progress: (line: string) => void,
+  label: string,
+): Promise<SettledPoint | null> {
+  progress(
+    `leak check, ${label}: ${opts.leakWaitSeconds} s idle, then up to ${opts.leakReducerWaitSeconds} s for V8's memory reducer, then GC`,
+  );
   for (let i = 0; i < 60; i++) {
     if (metricSum(await scrapeMetrics(target.baseUrl), 'bayline_active_calls') === 0) break;
     await sleep(500);
   }
-  await sleep(waitS * 1000);
-  return probe.ask({ gc: true });
+  const idleSince = performance.now();
+  const reducerGcs = async () => (await probe.ask({ lite: true }))?.memoryReducerGcs ?? 0;
+  const before = await reducerGcs();
+  await sleep(opts.leakWaitSeconds * 1000);
+  let reducerAfterS: number | null = null;
+  const deadline = performance.now() + opts.leakReducerWaitSeconds * 1000;
+  for (;;) {
+    if ((await reducerGcs()) > before) {
+      reducerAfterS = Math.round((performance.now() - idleSince) / 1000);
+      // It runs up to three GCs about a second apart: let it finish.
+      await sleep(REDUCER_SETTLE_MS);
+      break;
+    }
+    if (performance.now() >= deadline) break;
+    await sleep(1000);
+  }
+  const reply = await probe.ask({ gc: true });
+  progress(
+    `leak check, ${label}: ${reducerAfterS === null ? "V8's memory reducer did not run" : `V8's memory reducer ran ${reducerAfterS} s into the idle`}, RSS ${reply ? (reply.rssBytes / MB).toFixed(1) : '?'} MB`,
+  );
+  return reply && { reply, reducerAfterS };
 }
 
 function phoneFor(i: number): string {
@@ -133,9 +165,11 @@ export async function runLoadtest(opts: LoadtestOptions, progress: (line: string
     const sequential = opts.total !== undefined;
     // Live memory (after a full GC) at idle and at the end of the window: what calls really hold.
     const idleLive = (await target.probe?.ask({ gc: true })) ?? null;
-    const leakBase = sequential ? idleLive : undefined;
+    // The leak check's base: the same idle state as its midpoint and end.
+    const leakBase =
+      sequential && target.probe ? await settled(target, target.probe, opts, progress, 'base') : null;
     let loadLive: ProbeReply | null = null;
-    let leakMid: { calls: number; reply: ProbeReply } | null = null;
+    let leakMid: (SettledPoint & { calls: number }) | null = null;
     const metricsBefore = await scrapeMetrics(target.baseUrl);
 
     let heapMb: number | null = null;
@@ -233,9 +267,8 @@ export async function runLoadtest(opts: LoadtestOptions, progress: (line: string
           );
         await runUpTo(half);
         if (half < total && target.probe) {
-          progress(`leak check: halfway (${half} calls), waiting as at the end, then GC`);
-          const reply = await settled(target, target.probe, opts.leakWaitSeconds);
-          if (reply) leakMid = { calls: half, reply };
+          const mid = await settled(target, target.probe, opts, progress, `halfway (${half} calls)`);
+          if (mid) leakMid = { ...mid, calls: half };
         }
         await runUpTo(total);
         windowB = await point(target, {});
@@ -254,8 +287,7 @@ export async function runLoadtest(opts: LoadtestOptions, progress: (line: string
 
     let leak: Report['leak'] = null;
     if (sequential && target.probe && leakBase) {
-      progress(`leak check: waiting ${opts.leakWaitSeconds} s for idle pools to close, then GC`);
-      const after = await settled(target, target.probe, opts.leakWaitSeconds);
+      const after = await settled(target, target.probe, opts, progress, 'end');
       if (after) leak = leakReport(leakBase, leakMid, after, results.length);
     }
     clearInterval(sampler);

@@ -18,6 +18,7 @@ export function probeReply(pid: number, over: Partial<ProbeReply> = {}): ProbeRe
     lateness: { counts: [], frames: 0, lateFrames: 0, maxMs: 0 },
     ticker: { ticks: 0, missedTicks: 0, maxLatenessMs: 0 },
     resources: {},
+    memoryReducerGcs: 0,
     ...over,
   };
 }

@@ -40,20 +40,27 @@ describe('rssGrowthByPart', () => {
 
 describe('leakReport', () => {
   const MB = 2 ** 20;
-  const at = (rssMb: number, heapMb: number, resources: Record<string, number> = {}) =>
-    probeReply(1, {
+  const at = (
+    rssMb: number,
+    heapMb: number,
+    resources: Record<string, number> = {},
+    reducerAfterS: number | null = 60,
+  ) => ({
+    reply: probeReply(1, {
       rssBytes: rssMb * MB,
       heapUsedBytes: heapMb * MB,
       heapSpacesBytes: { old_space: heapMb * MB },
       resources,
-    });
+    }),
+    reducerAfterS,
+  });
 
   it('judges the whole run from the base, and shows the second half from the midpoint', () => {
     // Warm-up growth in the first half, none per call in the second: the line as written fails.
     const r = leakReport(
       at(100, 30, { TCPSocketWrap: 2 }),
-      { calls: 500, reply: at(112, 32, { TCPSocketWrap: 2 }) },
-      at(113, 32.5, { TCPSocketWrap: 2 }),
+      { calls: 500, ...at(112, 32, { TCPSocketWrap: 2 }, 95) },
+      at(113, 32.5, { TCPSocketWrap: 2 }, null),
       1000,
     );
     expect(r).toMatchObject({
@@ -70,6 +77,8 @@ describe('leakReport', () => {
         secondHalfHeapGrowthPct: 1.6,
         secondHalfByPartMb: { old_space: 0.5, [OUTSIDE_V8_HEAP]: 0.5 },
       },
+      // Each point says when V8's memory reducer ran: the end's did not within its wait.
+      memoryReducerAfterS: { base: 60, midpoint: 95, end: null },
       extraResources: {},
       ok: false,
     });
