@@ -67,11 +67,25 @@ function loadgenCpuSeconds(target: Target): number | null {
   return total;
 }
 
+/** When the last call of a batch ended, and how many memory-reducer GCs the server had run then. */
+interface CallsEnded {
+  readonly at: number;
+  readonly memoryReducerGcs: number;
+}
+
+async function callsEnded(probe: ProbeClient | undefined): Promise<CallsEnded> {
+  return {
+    at: performance.now(),
+    memoryReducerGcs: (await probe?.ask({ lite: true }))?.memoryReducerGcs ?? 0,
+  };
+}
+
 /**
- * The server idle, as the leak check compares it: no call left (up to 30 s), `waitS` for idle
- * keep-alive sockets and pools to close, then up to `reducerWaitS` more until V8's memory reducer
- * has run (the GC that returns the heap's spare pages, which an idle server gets within minutes
- * and a forced GC does not do), then a full GC. Base, midpoint and end are all taken this way.
+ * The server idle, as the leak check compares it: no call left (up to 30 s), `leakWaitSeconds` for
+ * idle keep-alive sockets and pools to close, then up to `leakReducerWaitSeconds` more until V8's
+ * memory reducer has run since the calls ended (the GC that returns the heap's spare pages, which
+ * an idle server gets within minutes, if at all, and a forced GC does not do), then a full GC.
+ * Base, midpoint and end are all taken this way.
  */
 async function settled(
   target: Target,
@@ -79,6 +93,7 @@ async function settled(
   opts: Pick<LoadtestOptions, 'leakWaitSeconds' | 'leakReducerWaitSeconds'>,
   progress: (line: string) => void,
   label: string,
+  since: CallsEnded,
 ): Promise<SettledPoint | null> {
   progress(
     `leak check, ${label}: ${opts.leakWaitSeconds} s idle, then up to ${opts.leakReducerWaitSeconds} s for V8's memory reducer, then GC`,
@@ -87,15 +102,13 @@ async function settled(
     if (metricSum(await scrapeMetrics(target.baseUrl), 'bayline_active_calls') === 0) break;
     await sleep(500);
   }
-  const idleSince = performance.now();
   const reducerGcs = async () => (await probe.ask({ lite: true }))?.memoryReducerGcs ?? 0;
-  const before = await reducerGcs();
   await sleep(opts.leakWaitSeconds * 1000);
   let reducerAfterS: number | null = null;
   const deadline = performance.now() + opts.leakReducerWaitSeconds * 1000;
   for (;;) {
-    if ((await reducerGcs()) > before) {
-      reducerAfterS = Math.round((performance.now() - idleSince) / 1000);
+    if ((await reducerGcs()) > since.memoryReducerGcs) {
+      reducerAfterS = Math.round((performance.now() - since.at) / 1000);
       // It runs up to three GCs about a second apart: let it finish.
       await sleep(REDUCER_SETTLE_MS);
       break;
@@ -146,6 +159,7 @@ export async function runLoadtest(opts: LoadtestOptions, progress: (line: string
       sendLag: callerSendLag,
     });
 
+    let warmupEnded = await callsEnded(target.probe);
     if (opts.warmupCalls > 0) {
       progress(`warm-up: ${opts.warmupCalls} calls`);
       const warm = await Promise.all(
@@ -155,6 +169,7 @@ export async function runLoadtest(opts: LoadtestOptions, progress: (line: string
       );
       const failed = warm.flatMap((r) => r.errors);
       if (failed.length) throw new Error(`warm-up calls failed: ${failed.slice(0, 3).join('; ')}`);
+      warmupEnded = await callsEnded(target.probe);
       await sleep(1000);
     }
 
@@ -167,9 +182,12 @@ export async function runLoadtest(opts: LoadtestOptions, progress: (line: string
     const idleLive = (await target.probe?.ask({ gc: true })) ?? null;
     // The leak check's base: the same idle state as its midpoint and end.
     const leakBase =
-      sequential && target.probe ? await settled(target, target.probe, opts, progress, 'base') : null;
+      sequential && target.probe
+        ? await settled(target, target.probe, opts, progress, 'base', warmupEnded)
+        : null;
     let loadLive: ProbeReply | null = null;
     let leakMid: (SettledPoint & { calls: number }) | null = null;
+    let leakCallsEnded: CallsEnded | undefined;
     const metricsBefore = await scrapeMetrics(target.baseUrl);
 
     let heapMb: number | null = null;
@@ -267,10 +285,12 @@ export async function runLoadtest(opts: LoadtestOptions, progress: (line: string
           );
         await runUpTo(half);
         if (half < total && target.probe) {
-          const mid = await settled(target, target.probe, opts, progress, `halfway (${half} calls)`);
+          const ended = await callsEnded(target.probe);
+          const mid = await settled(target, target.probe, opts, progress, `halfway (${half} calls)`, ended);
           if (mid) leakMid = { ...mid, calls: half };
         }
         await runUpTo(total);
+        leakCallsEnded = await callsEnded(target.probe);
         windowB = await point(target, {});
         loadLive = (await target.probe?.ask({ gc: true })) ?? null;
       }
@@ -286,8 +306,8 @@ export async function runLoadtest(opts: LoadtestOptions, progress: (line: string
     const metricsAfter = await scrapeMetrics(target.baseUrl);
 
     let leak: Report['leak'] = null;
-    if (sequential && target.probe && leakBase) {
-      const after = await settled(target, target.probe, opts, progress, 'end');
+    if (sequential && target.probe && leakBase && leakCallsEnded) {
+      const after = await settled(target, target.probe, opts, progress, 'end', leakCallsEnded);
       if (after) leak = leakReport(leakBase, leakMid, after, results.length);
     }
     clearInterval(sampler);
