@@ -89,7 +89,8 @@ const HELP = `npm run loadtest -- --calls N --seconds S [options]
   --brain text|demo    reply policy of the model emulator (default text: no tools)
   --warmup N           warm-up calls before measuring (default 3)
   --leak-wait S        leak check: idle time before each sample (default 35: pools' idle timeouts)
-  --leak-reducer-wait S  leak check: then up to S more for V8's memory reducer (default 300; 0: none)
+  --leak-reducer-wait S  leak check: then up to S more until V8's memory reducer has run (default 0:
+                       the report says whether it ran; after load it often does not for minutes)
   --server-args "..."  extra node flags for the server process (profiling: --cpu-prof --cpu-prof-dir=DIR)
   --server-env "K=V …" extra environment for the server process (e.g. MALLOC_ARENA_MAX=2)
   --server-log FILE    copy the server's output to FILE
@@ -195,7 +196,7 @@ export function parseOptions(args: string[]): LoadtestOptions | 'help' {
     brain,
     warmupCalls: Math.round(num(args, '--warmup', 0, 100) ?? 3),
     leakWaitSeconds: num(args, '--leak-wait', 0, 600) ?? 35,
-    leakReducerWaitSeconds: num(args, '--leak-reducer-wait', 0, 1800) ?? 300,
+    leakReducerWaitSeconds: num(args, '--leak-reducer-wait', 0, 1800) ?? 0,
     url: url?.replace(/\/+$/, ''),
     serverArgs: (str(args, '--server-args', true) ?? '').split(/\s+/).filter(Boolean),
     serverEnv: envList(str(args, '--server-env', true)),

@@ -413,7 +413,7 @@ function byPartMb(before: ProbeReply, after: ProbeReply): Record<string, number>
 /** The server idle, as the leak check compares it (loadtest.ts `settled`). */
 export interface SettledPoint {
   readonly reply: ProbeReply;
-  /** Seconds into the idle at which V8's memory reducer was seen to run; null: not in the wait. */
+  /** Seconds after the calls ended at which V8's memory reducer was seen to have run; null: not. */
   readonly reducerAfterS: number | null;
 }
 
@@ -441,8 +441,8 @@ export interface LeakReport {
     secondHalfByPartMb: Record<string, number>;
   } | null;
   /**
-   * When V8's memory reducer ran at each point, in seconds of idle (null: not within the wait).
-   * Points where it did not run hold spare heap pages the others returned: not comparable.
+   * Whether V8's memory reducer had run at each point (seconds after the calls ended when it was
+   * seen; null: it had not). A point where it had not holds spare heap pages the others returned.
    */
   memoryReducerAfterS: { base: number | null; midpoint: number | null; end: number | null };
   resourcesBefore: Record<string, number>;

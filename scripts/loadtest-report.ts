@@ -327,10 +327,10 @@ export function formatReport(r: Report): string {
         `second half (after ${mid.calls} calls → end)`,
         `RSS ${f(mid.rssMb)} → ${f(r.leak.rssAfterMb)} (${f(mid.secondHalfGrowthPct)} %), heap ${f(mid.heapMb)} → ${f(r.leak.heapAfterMb)} (${f(mid.secondHalfHeapGrowthPct)} %); ${byPart(mid.secondHalfByPartMb)}`,
       );
-    const ran = (s: number | null) => (s === null ? 'did not run' : `${s} s`);
+    const ran = (s: number | null) => (s === null ? 'no' : `yes (seen at ${s} s)`);
     const reducer = r.leak.memoryReducerAfterS;
     row(
-      "V8's memory reducer, s into the idle",
+      "V8's memory reducer ran after the calls",
       `base ${ran(reducer.base)}, ${mid ? `halfway ${ran(reducer.midpoint)}, ` : ''}end ${ran(reducer.end)}`,
     );
     row('handles left over', JSON.stringify(r.leak.extraResources));

@@ -82,10 +82,11 @@ async function callsEnded(probe: ProbeClient | undefined): Promise<CallsEnded> {
 
 /**
  * The server idle, as the leak check compares it: no call left (up to 30 s), `leakWaitSeconds` for
- * idle keep-alive sockets and pools to close, then up to `leakReducerWaitSeconds` more until V8's
- * memory reducer has run since the calls ended (the GC that returns the heap's spare pages, which
- * an idle server gets within minutes, if at all, and a forced GC does not do), then a full GC.
- * Base, midpoint and end are all taken this way.
+ * idle keep-alive sockets and pools to close, then a full GC. Base, midpoint and end are all taken
+ * this way. V8's memory reducer (the GC that returns the heap's spare pages, which a forced GC
+ * keeps) runs on its own when it judges the process idle: within seconds after the warm-up, but
+ * after load often not for minutes. The point says whether it ran since the calls ended, and
+ * with `leakReducerWaitSeconds` waits up to that much longer for it.
  */
 async function settled(
   target: Target,
@@ -95,9 +96,10 @@ async function settled(
   label: string,
   since: CallsEnded,
 ): Promise<SettledPoint | null> {
-  progress(
-    `leak check, ${label}: ${opts.leakWaitSeconds} s idle, then up to ${opts.leakReducerWaitSeconds} s for V8's memory reducer, then GC`,
-  );
+  const reducerWait = opts.leakReducerWaitSeconds
+    ? `, then up to ${opts.leakReducerWaitSeconds} s for V8's memory reducer`
+    : '';
+  progress(`leak check, ${label}: ${opts.leakWaitSeconds} s idle${reducerWait}, then GC`);
   for (let i = 0; i < 60; i++) {
     if (metricSum(await scrapeMetrics(target.baseUrl), 'bayline_active_calls') === 0) break;
     await sleep(500);
@@ -118,7 +120,7 @@ async function settled(
   }
   const reply = await probe.ask({ gc: true });
   progress(
-    `leak check, ${label}: ${reducerAfterS === null ? "V8's memory reducer did not run" : `V8's memory reducer ran ${reducerAfterS} s into the idle`}, RSS ${reply ? (reply.rssBytes / MB).toFixed(1) : '?'} MB`,
+    `leak check, ${label}: ${reducerAfterS === null ? "V8's memory reducer did not run" : `V8's memory reducer had run (seen ${reducerAfterS} s after the calls ended)`}, RSS ${reply ? (reply.rssBytes / MB).toFixed(1) : '?'} MB`,
   );
   return reply && { reply, reducerAfterS };
 }

@@ -43,6 +43,17 @@ describe('loadtest options', () => {
     expect(() => parseOptions(['--server-env', '2X=1'])).toThrow('--server-env takes NAME=VALUE pairs');
   });
 
+  it("leak check: waits 35 s at each point and, unless asked, not for V8's memory reducer", () => {
+    expect(parseOptions(['--total', '1000'])).toMatchObject({
+      leakWaitSeconds: 35,
+      leakReducerWaitSeconds: 0,
+    });
+    expect(parseOptions(['--total', '10', '--leak-reducer-wait', '300'])).toMatchObject({
+      leakReducerWaitSeconds: 300,
+    });
+    expect(() => parseOptions(['--leak-reducer-wait', '-1'])).toThrow('--leak-reducer-wait');
+  });
+
   it('--server-first puts the emulators above the server, and explicit priorities win', () => {
     const first = parseOptions(['--server-first']) as LoadtestOptions;
     expect(first).toMatchObject({ serverRt: 20, emulatorsRt: 30, callersRt: undefined });
