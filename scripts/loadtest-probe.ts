@@ -35,6 +35,8 @@ export interface ProbeReply {
   readonly arrayBuffersBytes: number;
   /** Pages each V8 heap space holds (physical size), by space name: what RSS the heap accounts for. */
   readonly heapSpacesBytes: Record<string, number>;
+  /** Resident bytes of glibc's main malloc arena (`[heap]`); null when not read (lite, not Linux). */
+  readonly mainArenaBytes: number | null;
   readonly gcRan: boolean;
   readonly loopDelayMs: { p50: number; p99: number; max: number; samples: number };
   readonly lateness: LatenessSnapshot;
@@ -78,6 +80,7 @@ export function mergeProbeReplies(id: number, pid: number, replies: readonly Pro
     externalBytes: sum((r) => r.externalBytes),
     arrayBuffersBytes: sum((r) => r.arrayBuffersBytes),
     heapSpacesBytes,
+    mainArenaBytes: replies.some((r) => r.mainArenaBytes === null) ? null : sum((r) => r.mainArenaBytes ?? 0),
     gcRan: replies.length > 0 && replies.every((r) => r.gcRan),
     loopDelayMs: {
       p50: max((r) => r.loopDelayMs.p50),
@@ -376,24 +379,33 @@ export function metricSum(m: Map<string, number> | null, name: string, ...labels
   return sum;
 }
 
-/** Where RSS went between two replies: a name for V8's heap spaces, and "outside V8's heap". */
+/** Where RSS went between two replies: a name for V8's heap spaces, and for the rest. */
 export const OUTSIDE_V8_HEAP = 'outside V8 heap';
+export const MAIN_ARENA = "malloc's main arena";
+/** What is outside V8's heap besides the main arena, when that was read. */
+export const OTHER_NATIVE = 'other native memory';
 
 /**
- * The change in RSS between two replies, by part, in bytes: each V8 heap space's pages, and the
- * rest of RSS (native memory: malloc, thread stacks, the binary's pages touched). The parts add
- * up to the RSS change.
+ * The change in RSS between two replies, by part, in bytes: each V8 heap space's pages, then the
+ * rest of RSS, outside V8's heap. When both replies read glibc's main malloc arena, the rest is
+ * split into that arena and other native memory (the other threads' arenas, thread stacks, the
+ * binary's pages touched, V8 pages not yet returned). The parts add up to the RSS change.
  */
 export function rssGrowthByPart(before: ProbeReply, after: ProbeReply): Record<string, number> {
   const out: Record<string, number> = {};
   const names = new Set([...Object.keys(before.heapSpacesBytes), ...Object.keys(after.heapSpacesBytes)]);
-  let spaces = 0;
+  let parts = 0;
   for (const name of names) {
     const d = (after.heapSpacesBytes[name] ?? 0) - (before.heapSpacesBytes[name] ?? 0);
     out[name] = d;
-    spaces += d;
+    parts += d;
   }
-  out[OUTSIDE_V8_HEAP] = after.rssBytes - before.rssBytes - spaces;
+  const rest = after.rssBytes - before.rssBytes - parts;
+  if (before.mainArenaBytes === null || after.mainArenaBytes === null) out[OUTSIDE_V8_HEAP] = rest;
+  else {
+    out[MAIN_ARENA] = after.mainArenaBytes - before.mainArenaBytes;
+    out[OTHER_NATIVE] = rest - out[MAIN_ARENA];
+  }
   return out;
 }
 

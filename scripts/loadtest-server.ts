@@ -5,6 +5,7 @@
  * event-loop delay, heap, CPU and the handles keeping the process alive. It adds no work per frame.
  */
 import cluster, { type Worker } from 'node:cluster';
+import { readFileSync } from 'node:fs';
 import { PerformanceObserver, constants as perf, monitorEventLoopDelay } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import { processLateness } from '../server/telephony/pacer';
@@ -28,6 +29,24 @@ new PerformanceObserver((list) => {
       memoryReducerGcs++;
   }
 }).observe({ entryTypes: ['gc'] });
+
+/**
+ * Resident bytes of glibc's main malloc arena: the `[heap]` (brk) mapping, where the main
+ * thread's malloc() lands (Buffers' memory, parsers, V8's own tables). Other native memory is
+ * anonymous mappings that cannot be told apart from V8's pages. Null off Linux.
+ */
+function mainArenaBytes(): number | null {
+  let smaps: string;
+  try {
+    smaps = readFileSync('/proc/self/smaps', 'utf8');
+  } catch {
+    return null;
+  }
+  const at = smaps.search(/ \[heap\]\n/);
+  if (at < 0) return 0;
+  const rss = /\nRss:\s+(\d+) kB/.exec(smaps.slice(at));
+  return rss ? Number(rss[1]) * 1024 : null;
+}
 
 function heapSpaces(): Record<string, number> {
   const out: Record<string, number> = {};
@@ -61,6 +80,7 @@ function answer(req: ProbeRequest): ProbeReply {
     externalBytes: mem.external,
     arrayBuffersBytes: mem.arrayBuffers,
     heapSpacesBytes: req.lite ? {} : heapSpaces(),
+    mainArenaBytes: req.lite ? null : mainArenaBytes(),
     gcRan: Boolean(req.gc && gc),
     // The histogram holds whole timer intervals: lag is what exceeds the 10 ms resolution.
     loopDelayMs: {

@@ -187,6 +187,9 @@ describe('npm run loadtest (smoke)', () => {
           growthByPartMb: expect.objectContaining({
             new_space: expect.any(Number),
             old_space: expect.any(Number),
+            // The server's own /proc/self/smaps, read by its probe (Linux).
+            "malloc's main arena": expect.any(Number),
+            'other native memory': expect.any(Number),
           }),
           // Halfway (2 of 3 calls), idle and collected as at the end.
           midpoint: expect.objectContaining({

@@ -13,6 +13,7 @@ export function probeReply(pid: number, over: Partial<ProbeReply> = {}): ProbeRe
     externalBytes: 0,
     arrayBuffersBytes: 0,
     heapSpacesBytes: {},
+    mainArenaBytes: null,
     gcRan: true,
     loopDelayMs: { p50: 0, p99: 0, max: 0, samples: 0 },
     lateness: { counts: [], frames: 0, lateFrames: 0, maxMs: 0 },

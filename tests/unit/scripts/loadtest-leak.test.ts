@@ -3,6 +3,8 @@
  * adding up to the RSS change, so a report says where memory went, not only how much.
  */
 import {
+  MAIN_ARENA,
+  OTHER_NATIVE,
   OUTSIDE_V8_HEAP,
   leakReport,
   rssGrowthByPart,
@@ -27,6 +29,29 @@ describe('rssGrowthByPart', () => {
       [OUTSIDE_V8_HEAP]: 1_500,
     });
     expect(Object.values(parts).reduce((a, b) => a + b, 0)).toBe(12_000);
+  });
+
+  it("splits what is outside V8's heap into malloc's main arena and the rest when both read it", () => {
+    const before = probeReply(1, {
+      rssBytes: 100_000,
+      heapSpacesBytes: { old_space: 30_000 },
+      mainArenaBytes: 6_000,
+    });
+    const after = probeReply(1, {
+      rssBytes: 110_000,
+      heapSpacesBytes: { old_space: 31_000 },
+      mainArenaBytes: 9_500,
+    });
+    expect(rssGrowthByPart(before, after)).toEqual({
+      old_space: 1_000,
+      [MAIN_ARENA]: 3_500,
+      [OTHER_NATIVE]: 5_500,
+    });
+    // One side not read (a lite reply, or not Linux): the rest stays whole.
+    expect(rssGrowthByPart({ ...before, mainArenaBytes: null }, after)).toEqual({
+      old_space: 1_000,
+      [OUTSIDE_V8_HEAP]: 9_000,
+    });
   });
 
   it('counts a space that shrank as negative, and one gone as all of it', () => {
