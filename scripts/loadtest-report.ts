@@ -1,5 +1,6 @@
 /** The load test's report: the JSON shape, the statistics behind it and the table printed from it. */
-import type { BucketQuantiles, LatenessSnapshot, LeakReport } from './loadtest-probe';
+import type { BucketQuantiles, LatenessSnapshot } from './loadtest-probe';
+import type { LeakReport } from './loadtest-summary';
 
 export interface Dist {
   readonly n: number;

@@ -17,6 +17,7 @@ import {
   metricSum,
   pacingFromMetrics,
   procRssBytes,
+  rssGrowthByPart,
   topProcesses,
   type MachineJiffies,
   type ProbeReply,
@@ -412,5 +413,108 @@ function line(name: string, target: string, value: number | undefined, max: numb
     target,
     value: value === undefined ? '—' : String(Math.round(value * 100) / 100),
     ok: value === undefined ? null : value <= max,
+  };
+}
+
+const mb = (bytes: number) => round(bytes / MB, 1) as number;
+const pct = (from: number, to: number) => round(((to - from) / from) * 100, 1) as number;
+
+/** Largest first, in MB: which part of the process RSS changed in between two replies. */
+function byPartMb(before: ProbeReply, after: ProbeReply): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(rssGrowthByPart(before, after))
+      .sort((x, y) => Math.abs(y[1]) - Math.abs(x[1]))
+      .map(([k, v]) => [k, mb(v)]),
+  );
+}
+
+/** The server idle, as the leak check compares it (loadtest.ts `settled`). */
+export interface SettledPoint {
+  readonly reply: ProbeReply;
+  /** Seconds after the calls ended at which V8's memory reducer was seen to have run; null: not. */
+  readonly reducerAfterS: number | null;
+}
+
+export interface LeakReport {
+  calls: number;
+  rssBeforeMb: number;
+  rssAfterMb: number;
+  growthPct: number;
+  heapGrowthPct: number;
+  heapBeforeMb: number;
+  heapAfterMb: number;
+  /** The RSS change by part: V8's heap spaces (pages held) and the rest of the process. */
+  growthByPartMb: Record<string, number>;
+  /**
+   * The same server idle after the first half of the calls (the same wait and GC as the end). The
+   * growth from there to the end is per call: what warm-up (compiled code, allocators' working
+   * size) left in the whole-run figure is in the first half.
+   */
+  midpoint: {
+    calls: number;
+    rssMb: number;
+    heapMb: number;
+    secondHalfGrowthPct: number;
+    secondHalfHeapGrowthPct: number;
+    secondHalfByPartMb: Record<string, number>;
+  } | null;
+  /**
+   * Whether V8's memory reducer had run at each point (seconds after the calls ended when it was
+   * seen; null: it had not). A point where it had not holds spare heap pages the others returned.
+   */
+  memoryReducerAfterS: { base: number | null; midpoint: number | null; end: number | null };
+  resourcesBefore: Record<string, number>;
+  resourcesAfter: Record<string, number>;
+  extraResources: Record<string, number>;
+  ok: boolean;
+}
+
+/**
+ * The leak check's verdict from three idle, garbage-collected points: before the calls, halfway
+ * (null when not taken) and after. The budget line is the whole run's: RSS and live heap within
+ * 10 % of the base, and no handle (socket, timer) more than at the base.
+ */
+export function leakReport(
+  basePoint: SettledPoint,
+  midPoint: (SettledPoint & { calls: number }) | null,
+  endPoint: SettledPoint,
+  calls: number,
+): LeakReport {
+  const base = basePoint.reply;
+  const after = endPoint.reply;
+  const extra: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after.resources)) {
+    const more = v - (base.resources[k] ?? 0);
+    if (more > 0) extra[k] = more;
+  }
+  const growthPct = pct(base.rssBytes, after.rssBytes);
+  const heapGrowthPct = pct(base.heapUsedBytes, after.heapUsedBytes);
+  return {
+    calls,
+    rssBeforeMb: mb(base.rssBytes),
+    rssAfterMb: mb(after.rssBytes),
+    growthPct,
+    heapGrowthPct,
+    heapBeforeMb: mb(base.heapUsedBytes),
+    heapAfterMb: mb(after.heapUsedBytes),
+    growthByPartMb: byPartMb(base, after),
+    midpoint: midPoint && {
+      calls: midPoint.calls,
+      rssMb: mb(midPoint.reply.rssBytes),
+      heapMb: mb(midPoint.reply.heapUsedBytes),
+      secondHalfGrowthPct: pct(midPoint.reply.rssBytes, after.rssBytes),
+      secondHalfHeapGrowthPct: pct(midPoint.reply.heapUsedBytes, after.heapUsedBytes),
+      secondHalfByPartMb: byPartMb(midPoint.reply, after),
+    },
+    memoryReducerAfterS: {
+      base: basePoint.reducerAfterS,
+      midpoint: midPoint ? midPoint.reducerAfterS : null,
+      end: endPoint.reducerAfterS,
+    },
+    resourcesBefore: base.resources,
+    resourcesAfter: after.resources,
+    extraResources: extra,
+    // RSS alone can pass by shrinking (V8 returns pages when idle): the live heap must hold too.
+    ok: growthPct <= 10 && heapGrowthPct <= 10 && Object.keys(extra).length === 0,
   };
 }

@@ -17,16 +17,14 @@ import {
   procCpuSeconds,
   procCpuTimes,
   procRssBytes,
-  leakReport,
   sumOver,
   procSyscalls,
   scrapeMetrics,
   type ProbeClient,
   type ProbeReply,
-  type SettledPoint,
 } from './loadtest-probe';
 import { formatReport, type Report } from './loadtest-report';
-import { buildReport, round, type Point } from './loadtest-summary';
+import { buildReport, leakReport, round, type Point, type SettledPoint } from './loadtest-summary';
 import { callersCommand } from './loadtest-remote';
 import { pinCpus, realtime, startLocalTarget, urlTarget, type Target } from './loadtest-target';
 

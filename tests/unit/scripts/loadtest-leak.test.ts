@@ -6,10 +6,10 @@ import {
   MAIN_ARENA,
   OTHER_NATIVE,
   OUTSIDE_V8_HEAP,
-  leakReport,
   rssGrowthByPart,
   type ProbeReply,
 } from '../../../scripts/loadtest-probe';
+import { leakReport } from '../../../scripts/loadtest-summary';
 import { probeReply } from '../../support/probe-reply';
 
 function reply(rssBytes: number, heapSpacesBytes: Record<string, number>): ProbeReply {
