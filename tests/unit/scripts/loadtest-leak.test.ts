@@ -1,6 +1,7 @@
 /**
  * The leak check's RSS growth by part: each V8 heap space's pages and the rest of the process,
- * adding up to the RSS change, so a report says where memory went, not only how much.
+ * adding up to the RSS change, so a report says where memory went, not only how much. And its
+ * verdict: the whole run against the budget line, the second half beside it.
  */
 import {
   MAIN_ARENA,
