@@ -62,13 +62,11 @@ export function mergeProbeReplies(id: number, pid: number, replies: readonly Pro
   const max = (f: (r: ProbeReply) => number) => replies.reduce((a, r) => Math.max(a, f(r)), 0);
   const counts: number[] = [];
   for (const r of replies) r.lateness.counts.forEach((c, i) => (counts[i] = (counts[i] ?? 0) + c));
-  const resources: Record<string, number> = {};
-  for (const r of replies)
-    for (const [k, v] of Object.entries(r.resources)) resources[k] = (resources[k] ?? 0) + v;
-  const heapSpacesBytes: Record<string, number> = {};
-  for (const r of replies)
-    for (const [k, v] of Object.entries(r.heapSpacesBytes))
-      heapSpacesBytes[k] = (heapSpacesBytes[k] ?? 0) + v;
+  const sumByKey = (f: (r: ProbeReply) => Record<string, number>) => {
+    const out: Record<string, number> = {};
+    for (const r of replies) for (const [k, v] of Object.entries(f(r))) out[k] = (out[k] ?? 0) + v;
+    return out;
+  };
   return {
     type: 'probe-reply',
     id,
@@ -79,7 +77,7 @@ export function mergeProbeReplies(id: number, pid: number, replies: readonly Pro
     heapUsedBytes: sum((r) => r.heapUsedBytes),
     externalBytes: sum((r) => r.externalBytes),
     arrayBuffersBytes: sum((r) => r.arrayBuffersBytes),
-    heapSpacesBytes,
+    heapSpacesBytes: sumByKey((r) => r.heapSpacesBytes),
     mainArenaBytes: replies.some((r) => r.mainArenaBytes === null) ? null : sum((r) => r.mainArenaBytes ?? 0),
     gcRan: replies.length > 0 && replies.every((r) => r.gcRan),
     loopDelayMs: {
@@ -99,7 +97,7 @@ export function mergeProbeReplies(id: number, pid: number, replies: readonly Pro
       missedTicks: sum((r) => r.ticker.missedTicks),
       maxLatenessMs: max((r) => r.ticker.maxLatenessMs),
     },
-    resources,
+    resources: sumByKey((r) => r.resources),
     memoryReducerGcs: replies.length ? Math.min(...replies.map((r) => r.memoryReducerGcs)) : 0,
     workerPids: replies.map((r) => r.pid),
   };

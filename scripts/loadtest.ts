@@ -71,11 +71,11 @@ interface CallsEnded {
   readonly memoryReducerGcs: number;
 }
 
+const memoryReducerGcs = async (probe: ProbeClient | undefined) =>
+  (await probe?.ask({ lite: true }))?.memoryReducerGcs ?? 0;
+
 async function callsEnded(probe: ProbeClient | undefined): Promise<CallsEnded> {
-  return {
-    at: performance.now(),
-    memoryReducerGcs: (await probe?.ask({ lite: true }))?.memoryReducerGcs ?? 0,
-  };
+  return { at: performance.now(), memoryReducerGcs: await memoryReducerGcs(probe) };
 }
 
 /**
@@ -102,12 +102,11 @@ async function settled(
     if (metricSum(await scrapeMetrics(target.baseUrl), 'bayline_active_calls') === 0) break;
     await sleep(500);
   }
-  const reducerGcs = async () => (await probe.ask({ lite: true }))?.memoryReducerGcs ?? 0;
   await sleep(opts.leakWaitSeconds * 1000);
   let reducerAfterS: number | null = null;
   const deadline = performance.now() + opts.leakReducerWaitSeconds * 1000;
   for (;;) {
-    if ((await reducerGcs()) > since.memoryReducerGcs) {
+    if ((await memoryReducerGcs(probe)) > since.memoryReducerGcs) {
       reducerAfterS = Math.round((performance.now() - since.at) / 1000);
       // It runs up to three GCs about a second apart: let it finish.
       await sleep(REDUCER_SETTLE_MS);
