@@ -17,6 +17,8 @@ describe('mergeProbeReplies', () => {
       ticker: { ticks: 100, missedTicks: 0, maxLatenessMs: 1 },
       resources: { TCPSocketWrap: 4, Timeout: 2 },
       heapSpacesBytes: { new_space: 100, code_space: 20 },
+      mainArenaBytes: 4000,
+      memoryReducerGcs: 3,
     });
     const b = probeReply(12, {
       cpuUserUs: 50,
@@ -29,6 +31,8 @@ describe('mergeProbeReplies', () => {
       ticker: { ticks: 90, missedTicks: 2, maxLatenessMs: 4 },
       resources: { TCPSocketWrap: 3 },
       heapSpacesBytes: { new_space: 50, old_space: 30 },
+      mainArenaBytes: 6000,
+      memoryReducerGcs: 2,
     });
     const m = mergeProbeReplies(7, 10, [a, b]);
     expect(m).toMatchObject({
@@ -44,6 +48,9 @@ describe('mergeProbeReplies', () => {
       ticker: { ticks: 190, missedTicks: 2, maxLatenessMs: 4 },
       resources: { TCPSocketWrap: 7, Timeout: 2 },
       heapSpacesBytes: { new_space: 150, code_space: 20, old_space: 30 },
+      mainArenaBytes: 10_000,
+      // The reducer has run in every worker only as often as in the one where it ran least.
+      memoryReducerGcs: 2,
       workerPids: [11, 12],
     });
   });
