@@ -119,7 +119,8 @@ const HELP = `npm run loadtest -- --calls N --seconds S [options]
                        do not preempt each other: the server has a core of its own
   --serve              start the server with its emulators, database and keys, as for a run, and
                        print the command that runs callers against it, here or on another machine
-                       (so their CPU is not the server's); Ctrl-C stops it and removes it all
+                       (so their CPU is not the server's); Ctrl-C or SIGTERM stops it and
+                       removes it all
   --host H             with --serve: listen on H (default 127.0.0.1; 0.0.0.0 for other machines)
   --port P             with --serve: listen on P (default: a free port)
   --public-url URL     with --serve: the URL the callers use (default http://<first non-loopback
@@ -133,7 +134,10 @@ const HELP = `npm run loadtest -- --calls N --seconds S [options]
                        from each call's record (GET /api/calls/:callSid)
   --out FILE           write the JSON report there
   --seed N             random seed (default 1)
-  --quiet              no progress lines`;
+  --quiet              no progress lines
+
+A first Ctrl-C, SIGTERM or SIGHUP stops any run and removes its server, database and keys (exit
+128 + the signal's number); a second one exits at once.`;
 
 function num(args: string[], name: string, min: number, max: number): number | undefined {
   const i = args.indexOf(name);

@@ -74,24 +74,32 @@ const REPO = path.resolve(__dirname, '..');
  * The server runs as `npm start` runs it: compiled by tsc, on plain node. Under the tsx loader its
  * idle RSS was ~27 MB and its live heap ~7 MB larger, and a loader thread shared its CPU.
  */
-async function buildServer(progress: (s: string) => void): Promise<string> {
+async function buildServer(progress: (s: string) => void, signal?: AbortSignal): Promise<string> {
   const dist = path.join(REPO, 'dist');
   await mkdir(dist, { recursive: true });
   // Two load tests at once (the CI smoke test runs two) must not write dist/ together: a server
   // started from a half-written file fails to load. Builds take turns, and an incremental build
   // rewrites only what changed, so a server already running from dist/ keeps its files.
-  await withLock(path.join(dist, '.loadtest-build.lock'), progress, async () => {
-    progress('compiling the server (tsc -p tsconfig.build.json --incremental)');
-    const tsc = require.resolve('typescript/bin/tsc');
-    const buildInfo = path.join(dist, '.loadtest.tsbuildinfo');
-    await promisify(execFile)(
-      process.execPath,
-      [tsc, '-p', 'tsconfig.build.json', '--incremental', '--tsBuildInfoFile', buildInfo],
-      { cwd: REPO },
-    ).catch((err: { stdout?: string; message: string }) => {
-      throw new Error(`the server does not compile: ${err.stdout?.trim() || err.message}`);
-    });
-  });
+  // Stopped mid-build, tsc is killed and the lock is let go once it has exited: no other load
+  // test builds while it may still be writing.
+  await withLock(
+    path.join(dist, '.loadtest-build.lock'),
+    progress,
+    async () => {
+      progress('compiling the server (tsc -p tsconfig.build.json --incremental)');
+      const tsc = require.resolve('typescript/bin/tsc');
+      const buildInfo = path.join(dist, '.loadtest.tsbuildinfo');
+      await promisify(execFile)(
+        process.execPath,
+        [tsc, '-p', 'tsconfig.build.json', '--incremental', '--tsBuildInfoFile', buildInfo],
+        { cwd: REPO, signal },
+      ).catch((err: { stdout?: string; message: string }) => {
+        signal?.throwIfAborted();
+        throw new Error(`the server does not compile: ${err.stdout?.trim() || err.message}`);
+      });
+    },
+    signal,
+  );
   return path.join(dist, 'scripts', 'loadtest-server.js');
 }
 
@@ -99,16 +107,18 @@ async function buildServer(progress: (s: string) => void): Promise<string> {
  * Runs `fn` holding a lock directory. A holder that was killed (a load test stopped mid-build)
  * leaves the directory behind: its `owner` file names a process that no longer exists, and the
  * next load test takes the lock over. A lock with no owner file older than 10 minutes is taken
- * over too.
+ * over too. An abort of `signal` ends the wait.
  */
 export async function withLock(
   lock: string,
   progress: (s: string) => void,
   fn: () => Promise<void>,
+  signal?: AbortSignal,
 ): Promise<void> {
   const owner = path.join(lock, 'owner');
   const deadline = Date.now() + 15 * 60_000;
   for (let waited = false; ; waited = true) {
+    signal?.throwIfAborted();
     try {
       await mkdir(lock);
       await writeFile(owner, String(process.pid));
@@ -422,15 +432,23 @@ async function callLatenciesFrom(
   }
 }
 
+/**
+ * Creates the test database and Redis prefix, starts the emulators, builds and starts the server.
+ * An abort of `signal` (the load test stopped by a signal) stops the start at its next step, or
+ * kills the build, and throws once what was started is gone. `close()` may be called more than once.
+ */
 export async function startLocalTarget(
   opts: LoadtestOptions,
   progress: (s: string) => void,
+  signal?: AbortSignal,
 ): Promise<Target & Required<Pick<Target, 'createApiKey'>>> {
   const cleanups: Array<() => Promise<void>> = [];
-  const close = async () => {
-    for (const fn of cleanups.reverse()) await fn().catch((err: unknown) => console.error(err));
-    cleanups.length = 0;
-  };
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      for (const fn of cleanups.reverse()) await fn().catch((err: unknown) => console.error(err));
+      cleanups.length = 0;
+    })());
   try {
     const piiKeys = new Map([[1, randomBytes(32)]]);
     const piiIndexKey = randomBytes(32);
@@ -451,6 +469,7 @@ export async function startLocalTarget(
     dbUrl.pathname = `/${dbName}`;
     const db = createDb({ url: dbUrl.href, max: 2 });
     cleanups.push(() => db.close());
+    signal?.throwIfAborted();
     await migrate(db.pool);
     await seedDemo(db, cipher);
 
@@ -475,6 +494,7 @@ export async function startLocalTarget(
     // Both are in the cleanups by now: one failing to start leaves no orphan.
     const transcription = settledValue(forked[0]);
     const http = settledValue(forked[1]);
+    signal?.throwIfAborted();
     const emulators = {
       urls: { ...http.urls, openaiRealtimeUrl: transcription.urls.openaiRealtimeUrl },
       pids: [transcription.pid, http.pid].filter((p): p is number => p !== undefined),
@@ -513,7 +533,7 @@ export async function startLocalTarget(
       ...opts.serverEnv,
     });
     progress(`database ${dbName}, Redis key prefix ${prefix}`);
-    const serverJs = await buildServer(progress);
+    const serverJs = await buildServer(progress, signal);
     const fixedPort = opts.port;
     const { child, baseUrl, log } = await startServer(
       serverJs,
@@ -527,9 +547,11 @@ export async function startLocalTarget(
       stopping = true;
       await stopChild(child);
     });
+    signal?.throwIfAborted();
     const probe = new ProbeClient(child);
     // After the server is in the cleanups: workers that never serve must not leave it running.
     const workerPids = opts.workers > 1 ? await clusterWorkers(probe, opts, child) : [];
+    signal?.throwIfAborted();
     const target: Target & Required<Pick<Target, 'createApiKey'>> = {
       baseUrl,
       publicUrl: publicUrlOf(Number(new URL(baseUrl).port)),

@@ -128,17 +128,60 @@ function phoneFor(i: number): string {
   return `+1312555${String(2000 + (i % 8000)).padStart(4, '0')}`;
 }
 
-export async function runLoadtest(opts: LoadtestOptions, progress: (line: string) => void): Promise<Report> {
+/** Why a run stopped early: a signal, whose shell exit code is 128 + its number. */
+class Interrupted extends Error {
+  readonly exitCode: number;
+  constructor(signalName: NodeJS.Signals) {
+    super(`interrupted by ${signalName}`);
+    this.exitCode = 128 + os.constants.signals[signalName];
+  }
+}
+
+const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/**
+ * The first SIGINT, SIGTERM or SIGHUP aborts the returned signal (reason: `Interrupted`), so the
+ * run stops and removes its server, database and keys; a second one exits at once, leaving them.
+ */
+function stopSignals(progress: (line: string) => void): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const onSignal = (name: NodeJS.Signals) => {
+    const reason = new Interrupted(name);
+    if (controller.signal.aborted) {
+      progress(`${name} again: exiting without cleaning up`);
+      process.exit(reason.exitCode);
+    }
+    progress(`${name}: stopping; the server, test database and keys are being removed (again to exit now)`);
+    controller.abort(reason);
+  };
+  for (const name of STOP_SIGNALS) process.on(name, onSignal);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      for (const name of STOP_SIGNALS) process.off(name, onSignal);
+    },
+  };
+}
+
+export async function runLoadtest(
+  opts: LoadtestOptions,
+  progress: (line: string) => void,
+  signal?: AbortSignal,
+): Promise<Report> {
   const startedAt = new Date();
   const loadavgBefore = os.loadavg();
   const fixtures = fixtureTimings();
   if (opts.loadgenCpus !== undefined) pinCpus(process.pid, opts.loadgenCpus);
-  const target = opts.url ? urlTarget({ ...opts, url: opts.url }) : await startLocalTarget(opts, progress);
-  const onSignal = () => {
-    progress('interrupted: stopping the server and removing the test database');
-    void target.close().finally(() => process.exit(130));
+  const target = opts.url
+    ? urlTarget({ ...opts, url: opts.url })
+    : await startLocalTarget(opts, progress, signal);
+  // The calls are not unwound one by one: the server and its data go, then the process.
+  const onAbort = () => {
+    const code = signal?.reason instanceof Interrupted ? signal.reason.exitCode : 1;
+    void target.close().finally(() => process.exit(code));
   };
-  process.once('SIGINT', onSignal);
+  if (signal?.aborted) onAbort();
+  signal?.addEventListener('abort', onAbort, { once: true });
   const loop = monitorEventLoopDelay({ resolution: 10 });
   const samples: Report['samples'] = [];
   const t0 = performance.now();
@@ -339,24 +382,27 @@ export async function runLoadtest(opts: LoadtestOptions, progress: (line: string
     });
   } finally {
     if (sampler) clearInterval(sampler);
-    process.off('SIGINT', onSignal);
+    signal?.removeEventListener('abort', onAbort);
     if (!opts.url) progress('stopping the server, removing the test database and keys');
     await target.close();
   }
 }
 
-/** --serve: the server side of a run whose callers are elsewhere, until Ctrl-C or SIGTERM. */
-async function serveOnly(opts: LoadtestOptions, progress: (line: string) => void): Promise<void> {
-  const target = await startLocalTarget(opts, progress);
+/** --serve: the server side of a run whose callers are elsewhere, until `signal` (Ctrl-C, SIGTERM). */
+async function serveOnly(
+  opts: LoadtestOptions,
+  progress: (line: string) => void,
+  signal: AbortSignal,
+): Promise<void> {
+  const target = await startLocalTarget(opts, progress, signal);
   try {
     const apiKey = await target.createApiKey();
     console.log(`serving ${target.publicUrl} (Ctrl-C stops it and removes its database and keys)`);
     console.log(`callers: ${callersCommand(opts, target, target.publicUrl, apiKey)}`);
     await new Promise<void>((resolve) => {
-      process.once('SIGINT', () => resolve());
-      process.once('SIGTERM', () => resolve());
+      if (signal.aborted) resolve();
+      signal.addEventListener('abort', () => resolve(), { once: true });
     });
-    progress('stopping the server, removing the test database and keys');
   } finally {
     await target.close();
   }
@@ -376,16 +422,24 @@ async function main(): Promise<void> {
     return;
   }
   const quiet = opts.quiet;
-  for (const w of optionWarnings(opts)) console.error(`[loadtest] warning: ${w}`);
-  if (opts.serve) {
-    await serveOnly(opts, (l) => {
-      if (!quiet) console.error(`[loadtest] ${l}`);
-    });
-    return;
-  }
-  const report = await runLoadtest(opts, (l) => {
+  const progress = (l: string) => {
     if (!quiet) console.error(`[loadtest] ${l}`);
-  });
+  };
+  for (const w of optionWarnings(opts)) console.error(`[loadtest] warning: ${w}`);
+  // Before the database exists: a signal at any point from here on removes what was made.
+  const stop = stopSignals(progress);
+  let report: Report | undefined;
+  try {
+    // A signal is how --serve ends once serving: then it exits cleanly.
+    if (opts.serve) await serveOnly(opts, progress, stop.signal);
+    else report = await runLoadtest(opts, progress, stop.signal);
+  } catch (err) {
+    if (stop.signal.reason instanceof Interrupted) process.exit(stop.signal.reason.exitCode);
+    throw err;
+  } finally {
+    stop.dispose();
+  }
+  if (!report) return;
   console.log(formatReport(report));
   if (opts.out) {
     await writeFile(opts.out, `${JSON.stringify(report, null, 2)}\n`);
