@@ -1,4 +1,6 @@
-import type { CustomerView } from '../customers';
+import { formatLocal } from '../bookings/time';
+import type { CustomerView, UpcomingAppointment } from '../customers';
+import { spokenWhen } from './tools/confirm';
 
 export interface DealershipFacts {
   name: string;
@@ -34,6 +36,19 @@ function dateFormat(locale: 'en-US' | 'en-CA', timeZone: string): Intl.DateTimeF
 }
 
 /**
+ * The customer view keeps appointment times as UTC instants (zone-free, and already cached in Redis
+ * in that shape). The model must see only dealership wall time, in the `YYYY-MM-DDTHH:mm` form the
+ * tools take as startsAt: told an instant is local time, it says it hours off or passes it back.
+ */
+function upcomingLine(a: UpcomingAppointment, timezone: string): string {
+  const start = new Date(a.startsAt);
+  if (Number.isNaN(start.getTime()))
+    return `${a.serviceName} (id ${a.id}; use list_my_appointments for its time)`;
+  const local = formatLocal(start, timezone);
+  return `${a.serviceName} on ${spokenWhen(local)} (startsAt ${local}, id ${a.id})`;
+}
+
+/**
  * The model's instructions: who it is, what it may do, today's date in the dealership's time zone
  * and what we know of the caller. Tool results are the only source of availability and bookings.
  */
@@ -54,7 +69,7 @@ export function systemPrompt(d: DealershipFacts, caller: CustomerView | null, no
           ? `Vehicles on file: ${caller.vehicles.map((v) => `${v.year} ${v.make} ${v.model} (id ${v.id})`).join('; ')}.`
           : 'No vehicles on file.',
         caller.upcoming.length > 0
-          ? `Upcoming appointments: ${caller.upcoming.map((a) => `${a.serviceName} at ${a.startsAt} (id ${a.id})`).join('; ')}.`
+          ? `Upcoming appointments: ${caller.upcoming.map((a) => upcomingLine(a, d.timezone)).join('; ')}.`
           : 'No upcoming appointments.',
       ]
     : ['The caller is not on file (a new caller). Ask for their name before booking and confirm it.'];
