@@ -5,7 +5,7 @@
  */
 import { ValidationError } from '../platform/errors';
 import { closedMessage, type Bay, type Dealership, type DayHours, type ServiceType } from './dealership';
-import { localToUtc, parseLocalDate, weekdayOf } from './time';
+import { addDays, formatLocalDate, localToUtc, parseLocalDate, weekdayOf } from './time';
 
 export const PART_OF_DAY = { morning: 'morning', afternoon: 'afternoon', any: 'any' } as const;
 export type PartOfDay = (typeof PART_OF_DAY)[keyof typeof PART_OF_DAY];
@@ -14,6 +14,8 @@ export type PartOfDay = (typeof PART_OF_DAY)[keyof typeof PART_OF_DAY];
 const NOON_MINUTES = 12 * 60;
 /** A caller cannot be offered a slot that starts before they could reasonably get there. */
 export const MIN_LEAD_MINUTES = 30;
+/** How far ahead a caller may book; beyond it dates are almost always a mis-heard year. */
+export const HORIZON_DAYS = 365;
 
 export interface BookedInterval {
   bayId: number;
@@ -97,9 +99,17 @@ export function findSlots(q: SlotQuery): string[] {
   return slots;
 }
 
+/** DATE_TOO_FAR past the booking horizon: the same local-date rule for searching and for writing. */
+export function checkHorizon(date: string, now: Date, timezone: string): void {
+  if (date > addDays(formatLocalDate(now, timezone), HORIZON_DAYS)) {
+    throw new ValidationError('DATE_TOO_FAR', `Bookings open up to ${HORIZON_DAYS} days ahead`);
+  }
+}
+
 /**
- * Checks that a booking may start at `startsAt` (local): a real time, on the slot grid, inside
- * opening hours for the whole service, and not in the past. Returns its UTC span.
+ * Checks that a booking may start at `startsAt` (local): a real time, within the booking horizon,
+ * on the slot grid, inside opening hours for the whole service, and not in the past. Returns its
+ * UTC span.
  */
 export function checkBookable(
   d: Dealership,
@@ -110,6 +120,8 @@ export function checkBookable(
 ): { start: Date; end: Date } {
   const start = localToUtc(startsAt, d.timezone);
   const date = startsAt.slice(0, 10);
+  // Before the hours check: a Sunday in 2096 is refused for its year, not for being a Sunday.
+  checkHorizon(date, now, d.timezone);
   const h = hoursOn(d, date);
   if (!h) throw new ValidationError('OUTSIDE_HOURS', closedMessage(d, weekdayOf(date)));
   const end = new Date(start.getTime() + service.durationMinutes * 60_000);

@@ -10,6 +10,7 @@ import { normalizePhone } from '../platform/phone';
 import type { Db, Queryable } from '../platform/postgres';
 import {
   checkBookable,
+  checkHorizon,
   findSlots,
   freeBays,
   openingWindow,
@@ -43,9 +44,6 @@ import type {
   UpcomingItem,
   VehicleInput,
 } from './index';
-
-/** How far ahead a caller may book; beyond it dates are almost always a mis-heard year. */
-const HORIZON_DAYS = 365;
 
 const appointmentNotFound = () =>
   new NotFoundError('APPOINTMENT_NOT_FOUND', 'No upcoming appointment with that id for this caller');
@@ -100,9 +98,7 @@ export class BookingService {
     const now = this.#now();
     const today = formatLocalDate(now, d.timezone);
     if (date < today) throw new ValidationError('DATE_IN_PAST', `${date} has passed; today is ${today}`);
-    if (date > addDays(today, HORIZON_DAYS)) {
-      throw new ValidationError('DATE_TOO_FAR', `Bookings open up to ${HORIZON_DAYS} days ahead`);
-    }
+    checkHorizon(date, now, d.timezone);
     const window = openingWindow(d, date);
     if (!window) throw new ValidationError('CLOSED', closedMessage(d, weekdayOf(date)));
     const booked = await this.#repo.busyIntervals(this.#db, window.open, window.close);

@@ -258,6 +258,32 @@ describe('booking', () => {
   });
 });
 
+describe('booking horizon', () => {
+  it('book, reschedule and their previews refuse a start past 365 days, as find_availability does', async () => {
+    const tooFar = { code: 'DATE_TOO_FAR' };
+    // day(365) is a Tuesday, the last bookable day; day(366) the first refused.
+    await expect(service.findAvailability('OIL', day(366))).rejects.toMatchObject(tooFar);
+    for (const startsAt of [`${day(366)}T09:00`, '2096-01-02T09:00']) {
+      const input = { customerId: dana.id, vehicleId: camry(), serviceCode: 'OIL', startsAt };
+      await expect(service.previewBooking(input)).rejects.toMatchObject(tooFar);
+      await expect(service.book({ ...input, source: 'phone' })).rejects.toMatchObject(tooFar);
+    }
+    const last = await bookFor(dana, `${day(365)}T09:00`);
+    expect(last.appointment.startsAt).toBe(`${day(365)}T09:00`);
+
+    const mine = await bookFor(dana, `${day(3)}T10:00`);
+    const move = { customerId: dana.id, appointmentId: mine.appointment.id, startsAt: '2099-03-02T10:00' };
+    await expect(service.previewReschedule(move)).rejects.toMatchObject(tooFar);
+    await expect(service.reschedule(move)).rejects.toMatchObject(tooFar);
+    expect((await row(mine.appointment.id)).status).toBe('booked');
+    const { rows } = await tdb.db.query<{ n: string }>(
+      `SELECT count(*) AS n FROM appointments WHERE starts_at > $1::timestamptz + interval '366 days'`,
+      [NOW],
+    );
+    expect(Number(rows[0]?.n)).toBe(0);
+  });
+});
+
 describe('reschedule and cancel', () => {
   it("moves Dana's own appointment atomically and invalidates her cache entry", async () => {
     const booked = await bookFor(dana, `${day(2)}T09:00`, { vehicleId: camry(), serviceCode: 'BRAKES' });

@@ -275,6 +275,23 @@ describe('tool executor', () => {
     expect(await count('appointments WHERE starts_at = $1', [localToUtc(a.startsAt, TZ)])).toBe(0);
   });
 
+  it('refuses a booking or a move past the horizon before any read-back, even after a yes', async () => {
+    const c = await call(danaPhone);
+    const args = { serviceCode: 'OIL', startsAt: '2096-01-02T09:00', vehicleId: camryOf(c.customer()) };
+    expect((await c.run('book_appointment', args)).result.error?.code).toBe('DATE_TOO_FAR');
+    c.say('yes');
+    expect((await c.run('book_appointment', args)).result.error?.code).toBe('DATE_TOO_FAR');
+    const mine = { ...args, startsAt: `${day(3)}T09:30` };
+    await c.run('book_appointment', mine);
+    c.say('yes');
+    const id = ((await c.run('book_appointment', mine)).result.appointment as { id: string }).id;
+    const move = { appointmentId: id, startsAt: '2099-03-02T10:00' };
+    expect((await c.run('reschedule_appointment', move)).result.error?.code).toBe('DATE_TOO_FAR');
+    c.say('yes');
+    expect((await c.run('reschedule_appointment', move)).result.error?.code).toBe('DATE_TOO_FAR');
+    expect(await count("appointments WHERE starts_at > now() + interval '400 days'")).toBe(0);
+  });
+
   it('asks which car when the caller has several and none was named; one car is assumed', async () => {
     const dana = await call(danaPhone);
     const res = await dana.run('book_appointment', { serviceCode: 'OIL', startsAt: `${day(2)}T11:00` });

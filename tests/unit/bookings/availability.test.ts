@@ -226,4 +226,18 @@ describe('checkBookable', () => {
     );
     expect(check('2026-11-23T09:30')).not.toThrow();
   });
+
+  it('refuses a start beyond the 365-day horizon, as find_availability does, whatever the weekday', () => {
+    // NOW is Monday 2026-11-23 in Chicago: the last bookable day is 2027-11-23.
+    expect(check('2027-11-23T09:00')).not.toThrow();
+    for (const t of ['2027-11-24T09:00', '2096-01-02T09:00', '2099-03-02T10:00', '2096-01-01T09:00']) {
+      expect(check(t)).toThrow(expect.objectContaining({ code: 'DATE_TOO_FAR' }));
+    }
+    // The horizon counts in dealership days: at 23:30 on Nov 23 in Chicago it is already the 24th in UTC.
+    const lateEvening = new Date('2026-11-24T05:30:00Z');
+    expect(check('2027-11-23T09:00', OIL, lateEvening)).not.toThrow();
+    expect(check('2027-11-24T09:00', OIL, lateEvening)).toThrow(
+      expect.objectContaining({ code: 'DATE_TOO_FAR' }),
+    );
+  });
 });
