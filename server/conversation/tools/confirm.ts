@@ -10,15 +10,35 @@ export interface TurnContext {
   callerTurnCount: number;
 }
 
-const AFFIRMATIVE =
-  /\b(yes|yeah|yea|yep|yup|sure|correct|that works|works for me|please book|book it|go ahead|sounds good|ok|okay|perfect|absolutely|please do|do it|that's right|that is right|right|all right|alright|confirm|confirmed)\b/;
+// Sounds and words said before the answer itself: "um, yes", "oh okay", "well, sure".
+const FILLERS = /^(?:(?:u+m+|u+h+|uhm|erm?|a+h+|o+h+|well|hmm+|mm+|so|and)\b[\s,.!-]*)+/;
+// The answer must open the turn (after fillers): "that works" or "okay thanks", not "I guess, okay".
+const AFFIRMATIVE_LEAD =
+  /^(?:yes|yeah|yea|yep|yup|sure|correct|that works|works for me|please book|book it|go ahead|(?:that )?sounds good|ok|okay|perfect|absolutely|please do|do it|let'?s do it|that'?s right|that is right|that'?s correct|that is correct|right|all right|alright|confirm|confirmed)\b/;
 // Any hedge or negation wins over a "yes" in the same breath ("yes, but actually make it ten").
 const NEGATED =
-  /\b(no|nope|not|don't|do not|dont|wait|actually|hold on|hang on|but|instead|rather|never mind|nevermind|stop)\b|n't\b/;
+  /\b(?:no|nope|not|don't|do not|dont|wait|actually|hold on|hang on|but|instead|rather|never mind|nevermind|stop|maybe|perhaps)\b|n't\b/;
+// A question is never an answer, wherever the "okay" or "right" in it stands ("okay, what about
+// Thursday", "is that right"). Speech-to-text often drops the "?", so the words count too.
+const QUESTION_WORD = /\b(?:what|whats|when|where|which|who|whom|whose|why|how|hows)\b/;
+// "Is that...", "can you...", "does it..." opening the turn, or a clause after the "yes" ("okay is
+// that the earliest"). Not "do it" or "will do": those agree.
+const INVERTED =
+  /(?:^|[,.;:!]\s*|\b(?:and|so|then|also|oh|um|uh|well)\s+)(?:(?:is|are|was|were|can|could|would|will|should|shall|may|might|does|did)\s+(?:i|you|we|they|he|she|it|that|this|there|those|these)|do\s+(?:i|you|we|they))\b/;
+// Asking for something else is not agreeing to this ("okay, anything earlier", "sure, the other car").
+const OTHER_OPTION = /\b(?:earlier|sooner|another|other|different|anything|something)\b/;
 
 export function isAffirmative(text: string): boolean {
-  const t = text.toLowerCase().replace(/[\u2018\u2019`]/g, "'");
-  return AFFIRMATIVE.test(t) && !NEGATED.test(t);
+  const t = text
+    .toLowerCase()
+    .replace(/[\u2018\u2019`]/g, "'")
+    .replace(/\s+/g, ' ')
+    .trim();
+  if (t.includes('?') || NEGATED.test(t) || QUESTION_WORD.test(t) || OTHER_OPTION.test(t)) return false;
+  const answer = t.replace(/^[\s,.!-]+/, '').replace(FILLERS, '');
+  const lead = AFFIRMATIVE_LEAD.exec(answer);
+  if (!lead || INVERTED.test(answer)) return false;
+  return !INVERTED.test(answer.slice(lead[0].length).replace(/^[\s,.!-]+/, ''));
 }
 
 /**

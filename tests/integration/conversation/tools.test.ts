@@ -149,6 +149,57 @@ describe('confirmation language', () => {
     }
   });
 
+  it('never hears a question or a request for something else as a yes, with or without the "?"', () => {
+    for (const t of [
+      'Okay, what other times do you have?',
+      'Sure, how much is that going to cost?',
+      'Is that right?',
+      'Okay so what about Thursday?',
+      // Speech-to-text often gives no punctuation at all.
+      'okay what about thursday',
+      'sure how much is that',
+      'is that right',
+      "right, what's the price",
+      'right whats the price',
+      'okay is that the earliest',
+      'yes can you text me the address',
+      'okay and is it for the camry',
+      'does that include the filter',
+      'okay anything earlier',
+      'sure, the other car',
+      'yeah maybe',
+      'Right?',
+      'yes?',
+    ]) {
+      expect([t, isAffirmative(t)]).toEqual([t, false]);
+    }
+  });
+
+  it('hears a yes that leads the turn, after fillers, followed by thanks or more agreement', () => {
+    for (const t of [
+      'yes please book it',
+      'yeah that works',
+      "that's right",
+      'That’s right.',
+      'Um, yes.',
+      'oh okay',
+      'uh yeah that works',
+      'All right, book it.',
+      'yes do it',
+      'sure thing',
+      'Perfect, thank you.',
+      'yes this is the camry',
+      "let's do it",
+      'okay so book it',
+    ]) {
+      expect([t, isAffirmative(t)]).toEqual([t, true]);
+    }
+    // Agreement buried after something else is not a clear yes.
+    for (const t of ['I think so', 'uh-huh', 'I guess that works, okay']) {
+      expect([t, isAffirmative(t)]).toEqual([t, false]);
+    }
+  });
+
   it('speaks a local time as day, date and clock time', () => {
     expect(spokenWhen('2026-11-24T09:00')).toBe('Tuesday, November 24 at 9:00 AM');
     expect(spokenWhen('2026-11-28T13:30')).toBe('Saturday, November 28 at 1:30 PM');
@@ -249,6 +300,21 @@ describe('tool executor', () => {
     const again = await c.run('book_appointment', args);
     expect((again.result.appointment as { id: string }).id).toBe(appointment.id);
     expect(await count('appointments')).toBe(before + 1);
+  });
+
+  it('does not book when the turn after the read-back only asked a question', async () => {
+    const c = await call(danaPhone);
+    const args = { serviceCode: 'OIL', startsAt: `${day(1)}T14:00`, vehicleId: camryOf(c.customer()) };
+    const at = [localToUtc(args.startsAt, TZ)];
+    expect((await c.run('book_appointment', args)).result.error?.code).toBe('NEEDS_CONFIRMATION');
+    for (const question of ['Okay, and what about Thursday?', 'sure how much is that']) {
+      c.say(question);
+      expect((await c.run('book_appointment', args)).result.error?.code).toBe('NEEDS_CONFIRMATION');
+    }
+    expect(await count('appointments WHERE starts_at = $1', at)).toBe(0);
+    c.say('yeah that works');
+    expect((await c.run('book_appointment', args)).outcome).toBe('booked');
+    expect(await count('appointments WHERE starts_at = $1', at)).toBe(1);
   });
 
   it('parallel identical calls after a yes book once', async () => {
