@@ -1,6 +1,6 @@
 /**
  * The dealership's own facts: opening hours, services, bays. They change a few times a year, so
- * they are read once and kept in memory briefly instead of being queried on every tool call.
+ * they are kept in memory and refreshed in the background instead of being queried on every call.
  */
 import { AppError, ValidationError } from '../platform/errors';
 import type { Queryable } from '../platform/postgres';
@@ -110,33 +110,67 @@ export async function loadDealership(db: Queryable): Promise<Dealership> {
   };
 }
 
-/** loadDealership behind a short in-memory TTL; concurrent misses share one load. */
+/**
+ * loadDealership behind an in-memory cache that never goes cold once warm. Past `ttlMs` a read still
+ * answers at once with the value it has and refreshes it in the background; a failed refresh keeps
+ * the last good value (Postgres down: calls continue) and is tried again on a read after `retryMs`.
+ * Only a read with nothing loaded yet, or right after invalidate(), waits on Postgres; concurrent
+ * loads are one.
+ */
 export class DealershipRepository {
   readonly #db: Queryable;
   readonly #ttlMs: number;
-  #cached: { value: Dealership; expiresAt: number } | undefined;
+  readonly #retryMs: number;
+  #value: Dealership | undefined;
+  /** Until then the value is served without asking Postgres. */
+  #freshUntil = 0;
+  /** Set by invalidate(): the next read waits for a fresh load (the last value if that fails). */
+  #mustReload = false;
   #inflight: Promise<Dealership> | undefined;
 
-  constructor(db: Queryable, opts: { ttlMs?: number } = {}) {
+  constructor(db: Queryable, opts: { ttlMs?: number; retryMs?: number } = {}) {
     this.#db = db;
     this.#ttlMs = opts.ttlMs ?? 60_000;
+    this.#retryMs = opts.retryMs ?? 5_000;
   }
 
   async get(): Promise<Dealership> {
-    if (this.#cached && this.#cached.expiresAt > Date.now()) return this.#cached.value;
+    const known = this.#value;
+    if (known && !this.#mustReload && this.#freshUntil > Date.now()) return known;
+    const load = this.#load();
+    if (!known) return load;
+    if (this.#mustReload) return load.catch(() => known);
+    // Served stale while the refresh runs; its failure is the next read's concern, not this one's.
+    load.catch(() => undefined);
+    return known;
+  }
+
+  invalidate(): void {
+    this.#mustReload = true;
+  }
+
+  #load(): Promise<Dealership> {
     this.#inflight ??= loadDealership(this.#db)
-      .then((value) => {
-        this.#cached = { value, expiresAt: Date.now() + this.#ttlMs };
-        return value;
-      })
+      .then(
+        (value) => {
+          this.#value = value;
+          this.#freshUntil = Date.now() + this.#ttlMs;
+          this.#mustReload = false;
+          return value;
+        },
+        (err: unknown) => {
+          // Keep serving what we have; a database that is down is not asked again on every read.
+          if (this.#value) {
+            this.#freshUntil = Date.now() + this.#retryMs;
+            this.#mustReload = false;
+          }
+          throw err;
+        },
+      )
       .finally(() => {
         this.#inflight = undefined;
       });
     return this.#inflight;
-  }
-
-  invalidate(): void {
-    this.#cached = undefined;
   }
 }
 

@@ -10,9 +10,28 @@ import type { VoiceDeps } from './voice-deps';
 
 const OVERFLOW_MESSAGE =
   'Thanks for calling. All of our lines are busy right now; please hold while we connect you to a service advisor.';
+const HANDOFF_MESSAGE = 'Thanks for calling. Please hold while we connect you to a service advisor.';
+/** Greets by when the dealership's facts have never been loaded (Postgres down since start). */
+const FALLBACK_DEALERSHIP_NAME = 'the dealership';
+/**
+ * How long ring time waits for the dealership's name. Once loaded it answers at once (served
+ * stale while it refreshes), so this only bounds a cold start against an unreachable Postgres.
+ */
+const DEALERSHIP_WAIT_MS = 1500;
+/** At start the routes load the dealership once, so a later Postgres outage finds it in memory. */
+const DEALERSHIP_WARM_MS = 3000;
 const WS_MAX_PAYLOAD = 64 * 1024;
 
 type Form = Record<string, string>;
+
+/** `promise`, or a rejection after `ms`; the promise itself carries on (and fills caches). */
+function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
 
 function form(req: FastifyRequest): Form {
   const body = (req.body ?? {}) as Record<string, unknown>;
@@ -31,6 +50,10 @@ export async function telephonyRoutes(app: FastifyInstance, d: VoiceDeps): Promi
     },
   );
 
+  await within(d.dealership(), DEALERSHIP_WARM_MS).catch((err: unknown) => {
+    d.log.warn({ err }, 'dealership not loaded at start; calls greet without its name until it is');
+  });
+
   const verify = (req: FastifyRequest, reply: FastifyReply): boolean => {
     const check = d.verifier.webhook(req.headers['x-twilio-signature'], req.url, form(req));
     if (check === SignatureCheck.Ok) return true;
@@ -41,43 +64,38 @@ export async function telephonyRoutes(app: FastifyInstance, d: VoiceDeps): Promi
     return false;
   };
 
-  app.post('/twilio/voice', async (req, reply) => {
-    if (!verify(req, reply)) return reply;
-    const p = form(req);
-    const callSid = p.CallSid ?? '';
-    if (!/^CA[0-9a-zA-Z]{10,62}$/.test(callSid)) {
-      return reply
-        .code(400)
-        .send({ error: { code: 'INVALID_CALL_SID', message: 'CallSid is missing or malformed' } });
-    }
-    reply.type('text/xml');
-    if (d.isDraining() || !d.registry.admit(callSid)) {
-      d.log.warn(
-        { callSid, active: d.registry.active, draining: d.isDraining() },
-        'call not admitted: overflow to desk',
-      );
-      return apologyTwiml({ message: OVERFLOW_MESSAGE, dialNumber: d.transferNumber });
-    }
+  /** Looks the caller up, prepares the call (greeting, STT socket, session, record) and answers it. */
+  const answer = async (callSid: string, p: Form): Promise<string> => {
     let fromE164: string | null = null;
     try {
       fromE164 = p.From ? normalizePhone(p.From) : null;
     } catch {
       fromE164 = null; // withheld or non-numeric caller ID: a new caller
     }
-    const customer = fromE164
-      ? await d.customers.lookupByIndex(d.customers.phoneIndex(fromE164)).catch((err: unknown) => {
-          d.log.warn({ err, callSid }, 'caller lookup failed; treating as new caller');
-          return null;
-        })
-      : null;
-    const dealership = await d.dealership();
-    const text = greetingText(dealership.name, customer?.firstName ?? null);
+    const [customer, dealershipName] = await Promise.all([
+      fromE164
+        ? d.customers.lookupByIndex(d.customers.phoneIndex(fromE164)).catch((err: unknown) => {
+            d.log.warn({ err, callSid }, 'caller lookup failed; treating as new caller');
+            return null;
+          })
+        : null,
+      within(d.dealership(), DEALERSHIP_WAIT_MS).then(
+        (dealership) => dealership.name,
+        (err: unknown) => {
+          d.log.warn({ err, callSid }, 'dealership unavailable; greeting without its name');
+          return FALLBACK_DEALERSHIP_NAME;
+        },
+      ),
+    ]);
+    const text = greetingText(dealershipName, customer?.firstName ?? null);
     let toE164: string | null = null;
     try {
       toE164 = p.To ? normalizePhone(p.To) : null;
     } catch {
       toE164 = null;
     }
+    // Synthesis starts now, while Twilio is still opening the stream.
+    const greetingAudio = d.phrases.get(text);
     // The stream lives as long as the call; it is closed explicitly when the call ends. A failed
     // open is dealt with when the media stream starts (retried, or the caller is handed to a
     // person); until then it must not count as an unhandled rejection, which would end the process.
@@ -85,14 +103,14 @@ export async function telephonyRoutes(app: FastifyInstance, d: VoiceDeps): Promi
     // opened here: it opens its own, holding the caller's audio meanwhile (media-stream.ts).
     const stt = d.cluster ? null : d.stt.open({ signal: new AbortController().signal, callSid });
     stt?.catch(() => undefined);
+    // Registered at once: from here a failure's release() closes the socket along with the slot.
     d.registry.prepare({
       callSid,
       fromE164,
       toE164,
       customer,
       greetingText: text,
-      // Synthesis starts now, while Twilio is still opening the stream.
-      greetingAudio: d.phrases.get(text),
+      greetingAudio,
       stt,
       admittedAt: Date.now(),
     });
@@ -115,6 +133,33 @@ export async function telephonyRoutes(app: FastifyInstance, d: VoiceDeps): Promi
       streamUrl: d.verifier.urls.media,
       parameters: { callSid, known: customer ? 'yes' : 'no' },
     });
+  };
+
+  app.post('/twilio/voice', async (req, reply) => {
+    if (!verify(req, reply)) return reply;
+    const p = form(req);
+    const callSid = p.CallSid ?? '';
+    if (!/^CA[0-9a-zA-Z]{10,62}$/.test(callSid)) {
+      return reply
+        .code(400)
+        .send({ error: { code: 'INVALID_CALL_SID', message: 'CallSid is missing or malformed' } });
+    }
+    reply.type('text/xml');
+    if (d.isDraining() || !d.registry.admit(callSid)) {
+      d.log.warn(
+        { callSid, active: d.registry.active, draining: d.isDraining() },
+        'call not admitted: overflow to desk',
+      );
+      return apologyTwiml({ message: OVERFLOW_MESSAGE, dialNumber: d.transferNumber });
+    }
+    // The slot is taken: whatever fails from here, the caller is answered and the slot given back.
+    try {
+      return await answer(callSid, p);
+    } catch (err) {
+      d.registry.release(callSid);
+      d.log.error({ err, callSid }, 'call not prepared: handing the caller to the desk');
+      return apologyTwiml({ message: HANDOFF_MESSAGE, dialNumber: d.transferNumber });
+    }
   });
 
   app.post('/twilio/status', async (req, reply) => {
