@@ -61,20 +61,55 @@ export class TwilioRest {
     try {
       return await action();
     } catch (err) {
-      const status =
-        typeof (err as { status?: unknown }).status === 'number'
-          ? (err as { status: number }).status
-          : undefined;
-      const mapped = new ProviderError(
-        PROVIDER,
-        status === undefined ? message : `${message} (status ${status})`,
-        {
-          status,
-          cause: err,
-        },
-      );
-      this.#log.warn({ ...fields, status, err: mapped }, 'twilio request failed');
+      const { status, twilioCode, moreInfo } = twilioFailure(err);
+      const mapped = new TwilioRestError(message, {
+        status,
+        twilioCode,
+        moreInfo,
+        // A request Twilio answered keeps only its code: the text often quotes the number refused
+        // ("The 'To' number +1… is not a valid phone number"). One it never answered keeps the
+        // network error (refused, timed out), which carries no caller data and explains the failure.
+        ...(status === undefined ? { cause: err } : {}),
+      });
+      this.#log.warn({ ...fields, status, twilioCode, moreInfo, err: mapped }, 'twilio request failed');
       throw mapped;
     }
   }
+}
+
+/** A failed Twilio request, with Twilio's numeric error code and docs link as fields. */
+export class TwilioRestError extends ProviderError {
+  /** Twilio's error code, e.g. 21211 (invalid 'To' number), 21614 (not a mobile number). */
+  readonly twilioCode: number | undefined;
+  readonly moreInfo: string | undefined;
+
+  constructor(
+    message: string,
+    opts: { status?: number; twilioCode?: number; moreInfo?: string; cause?: unknown },
+  ) {
+    const detail = [
+      ...(opts.status === undefined ? [] : [`status ${opts.status}`]),
+      ...(opts.twilioCode === undefined ? [] : [`twilio ${opts.twilioCode}`]),
+    ].join(', ');
+    super(PROVIDER, detail === '' ? message : `${message} (${detail})`, {
+      status: opts.status,
+      cause: opts.cause,
+    });
+    this.twilioCode = opts.twilioCode;
+    this.moreInfo = opts.moreInfo;
+  }
+}
+
+/** The structured part of what the SDK threw (its RestException): never the free text. */
+function twilioFailure(err: unknown): {
+  status: number | undefined;
+  twilioCode: number | undefined;
+  moreInfo: string | undefined;
+} {
+  const e = (typeof err === 'object' && err !== null ? err : {}) as Record<string, unknown>;
+  return {
+    status: typeof e.status === 'number' ? e.status : undefined,
+    twilioCode: typeof e.code === 'number' ? e.code : undefined,
+    moreInfo: typeof e.moreInfo === 'string' ? e.moreInfo : undefined,
+  };
 }
