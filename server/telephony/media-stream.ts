@@ -25,6 +25,11 @@ const PACER_LEAD_MS = 180;
 /** A transcription socket that will not open is retried after these delays, for up to 6 s in all. */
 const STT_OPEN_BACKOFF_MS = [200, 500, 1000, 2000];
 const STT_OPEN_GIVE_UP_MS = 6000;
+/**
+ * A socket lost mid-call has already spent its own reconnect backoff (≈ 12 s) while the caller went
+ * unheard: one fresh open is tried, without further backoff, before a person takes the call.
+ */
+const STT_REOPEN_GIVE_UP_MS = 0;
 /** Caller audio held while the transcription socket opens: as long as its retries last (300 frames). */
 const MAX_HELD_FRAMES = STT_OPEN_GIVE_UP_MS / 20;
 /** Inbound media frames are counted locally, added to the metric every second of audio and at the end. */
@@ -56,6 +61,8 @@ export class MediaStreamConnection {
   #heldForStt: { payload: string; bytes: number; quiet: boolean }[] | null = [];
   /** The speech-to-text socket ring time opened, ours to close once the call is taken. */
   #prewarmedStt: Promise<SttStream> | null = null;
+  /** A transcription socket that gave up mid-call was replaced once; a second loss hands over. */
+  #sttReplaced = false;
   #customer: CustomerView | null = null;
   #locked = false;
   #finished = false;
@@ -279,6 +286,11 @@ export class MediaStreamConnection {
       agent.handOff('speech-to-text unreachable');
       return;
     }
+    this.#adoptStt(stt, callSid, agent);
+  }
+
+  /** Listens to a transcription socket and sends it, in order, the caller's audio held meanwhile. */
+  #adoptStt(stt: SttStream, callSid: string, agent: CallAgent): void {
     this.#stt = stt;
     stt.onEvent((e) => {
       this.#log.debug({ type: e.type }, 'stt event');
@@ -286,8 +298,11 @@ export class MediaStreamConnection {
       else if (e.type === 'speech_stopped') agent.onSpeechStopped();
       else if (e.type === 'final') agent.onTranscript(e.text);
       else if (e.type === 'error') {
-        this.#d.metrics.providerErrors.inc({ provider: this.#d.stt.name, kind: 'stt' });
+        // `stt_lost`: the socket gave up reconnecting, which ops must tell apart from a blip.
+        const kind = e.fatal ? 'stt_lost' : 'stt';
+        this.#d.metrics.providerErrors.inc({ provider: this.#d.stt.name, kind });
         this.#log.warn({ err: { message: e.error.message }, fatal: e.fatal }, 'speech-to-text error');
+        if (e.fatal && this.#stt === stt) void this.#replaceStt(stt, callSid, agent);
       }
     });
     const held = this.#heldForStt ?? [];
@@ -296,12 +311,48 @@ export class MediaStreamConnection {
   }
 
   /**
+   * The transcription socket gave up mid-call: nothing the caller says is understood any more. A
+   * fresh socket is tried once, the caller's audio held for it meanwhile; when it will not open, or
+   * is lost in turn, a person takes the call, as when speech-to-text is unreachable at the start.
+   */
+  async #replaceStt(lost: SttStream, callSid: string, agent: CallAgent): Promise<void> {
+    this.#stt = null;
+    void lost.close().catch(() => undefined);
+    if (this.#finished) return;
+    if (this.#sttReplaced) {
+      this.#heldForStt = null;
+      this.#log.error({ replaced: true }, 'speech-to-text lost again; handing the caller over');
+      agent.handOff('speech-to-text lost');
+      return;
+    }
+    this.#sttReplaced = true;
+    this.#heldForStt = [];
+    this.#log.warn('speech-to-text lost; opening a new socket');
+    const stt = await this.#openStt(callSid, null, STT_REOPEN_GIVE_UP_MS);
+    if (this.#finished) {
+      await stt?.close().catch(() => undefined);
+      return;
+    }
+    if (!stt) {
+      this.#heldForStt = null;
+      agent.handOff('speech-to-text lost');
+      return;
+    }
+    this.#log.info('speech-to-text reopened');
+    this.#adoptStt(stt, callSid, agent);
+  }
+
+  /**
    * The transcription socket: the one opened at ring time, or a new one. A failed open is retried
    * with backoff while the greeting plays (DTMF works throughout); null when speech-to-text stays
-   * unreachable for STT_OPEN_GIVE_UP_MS.
+   * unreachable for `giveUpMs`.
    */
-  async #openStt(callSid: string, prewarmed: Promise<SttStream> | null): Promise<SttStream | null> {
-    const giveUpAt = Date.now() + STT_OPEN_GIVE_UP_MS;
+  async #openStt(
+    callSid: string,
+    prewarmed: Promise<SttStream> | null,
+    giveUpMs = STT_OPEN_GIVE_UP_MS,
+  ): Promise<SttStream | null> {
+    const giveUpAt = Date.now() + giveUpMs;
     for (let attempt = 0; ; attempt++) {
       try {
         return await (attempt === 0 && prewarmed
