@@ -4,12 +4,26 @@ import type { Config } from '../config';
 export type RedisClient = Redis | Cluster;
 
 /**
- * Commands fail fast while Redis is unreachable (no offline queue): the call path never waits on
- * Redis, and health checks answer within their budget instead of queueing behind a reconnect.
+ * A command on a connection that stays up but no longer answers (a failover in progress, `CLIENT
+ * PAUSE`, a black-holed network) fails after this long instead of never. Far above a healthy round
+ * trip (≈ 1 ms), and below the health probe's 1 s.
+ */
+const REDIS_COMMAND_TIMEOUT_MS = 500;
+/** No byte back for this long with commands outstanding: the connection is dropped and rebuilt. */
+const REDIS_SOCKET_TIMEOUT_MS = 5000;
+
+/**
+ * Commands fail fast while Redis is unreachable (no offline queue), and within
+ * REDIS_COMMAND_TIMEOUT_MS while it is connected but silent: the call path never waits on Redis for
+ * long, and health checks answer within their budget instead of queueing behind a reconnect. A
+ * connection silent for REDIS_SOCKET_TIMEOUT_MS is replaced, so a failover or a dead peer that TCP
+ * has not noticed yet does not leave every command timing out on it.
  */
 const BASE: RedisOptions = {
   enableOfflineQueue: false,
   maxRetriesPerRequest: 1,
+  commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
+  socketTimeout: REDIS_SOCKET_TIMEOUT_MS,
   connectTimeout: 2000,
   retryStrategy: (times) => Math.min(50 * 2 ** times, 2000),
   lazyConnect: true,

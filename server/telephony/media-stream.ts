@@ -36,6 +36,8 @@ const MAX_HELD_FRAMES = STT_OPEN_GIVE_UP_MS / 20;
 const FRAMES_PER_METRIC_FLUSH = 50;
 /** Audio per outbound media message: half the messages (and write syscalls) of 20 ms ones. */
 const OUTBOUND_MESSAGE_MS = 40;
+/** The call lock's answer is awaited this long before the call goes on without it (≈ 1 ms when healthy). */
+const LOCK_WAIT_MS = 250;
 
 /**
  * One Twilio media stream: validates every frame, feeds caller audio to STT untouched and to the
@@ -169,14 +171,17 @@ export class MediaStreamConnection {
     this.#callSid = callSid;
     this.#streamSid = frame.start.streamSid;
     this.#log = this.#d.log.child({ callSid, conn: this.#connId });
-    const gotLock = await this.#d.sessions
-      .acquireLock(callSid, this.#connId, this.#d.sessionTtlMs)
-      .catch((err: unknown) => {
-        // Redis down must not drop a live caller: proceed without the cross-instance guard, but
-        // still refuse a second stream for a call this instance is already streaming.
-        this.#log.warn({ err }, 'call lock unavailable; continuing');
-        return !this.#d.registry.isStreaming(callSid);
-      });
+    // Bounded: a Redis that is connected but silent must not hold up the greeting either.
+    const gotLock = await within(
+      this.#d.sessions.acquireLock(callSid, this.#connId, this.#d.sessionTtlMs),
+      LOCK_WAIT_MS,
+    ).catch((err: unknown) => {
+      // Redis down must not drop a live caller: proceed without the cross-instance guard, but
+      // still refuse a second stream for a call this instance is already streaming. A lock granted
+      // after the wait is ours all the same, and released with the call (same owner).
+      this.#log.warn({ err }, 'call lock unavailable; continuing');
+      return !this.#d.registry.isStreaming(callSid);
+    });
     if (this.#finished) {
       // `stop` came while the lock was being taken, and finish() left the call alone. With the lock,
       // ending it is ours to do (taking the slot now would hold it for good); without, the call is
@@ -449,6 +454,16 @@ export class MediaStreamConnection {
     await this.#d.sessions.releaseLock(callSid, this.#connId).catch(() => undefined);
     await this.#d.sessions.delete(callSid).catch(() => undefined);
   }
+}
+
+/** `p`, or a rejection once `ms` have passed; `p` settling later is ignored (never unhandled). */
+function within<T>(p: Promise<T>, ms: number): Promise<T> {
+  p.catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
 }
 
 /**
