@@ -524,6 +524,7 @@ export async function startLocalTarget(
       TWILIO_API_BASE_URL: emulators.urls.twilioApiBaseUrl,
       TWILIO_ACCOUNT_SID: accountSid,
       TWILIO_AUTH_TOKEN: authToken,
+      TRANSFER_PHONE_NUMBER: '+13125550100',
       PII_KEYS: formatKeyList(piiKeys),
       PII_INDEX_KEY: piiIndexKey.toString('base64'),
       AUTH_SIGNING_KEYS: formatKeyList(new Map([[1, randomBytes(32)]])),

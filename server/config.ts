@@ -2,8 +2,10 @@
  * The only reader of process.env. One schema, parsed once at start; every problem is reported at
  * once, by variable name. The result is frozen and passed in; nothing else looks at the environment.
  */
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { normalizePhone } from './platform/phone';
 
 const DEFAULT_REALTIME_URL = 'wss://api.openai.com/v1/realtime?intent=transcription';
 
@@ -12,6 +14,11 @@ const keyList = (name: string) =>
     .string()
     .transform((raw, ctx) => {
       const out = new Map<number, Buffer>();
+      let bad = false;
+      const problem = (message: string) => {
+        ctx.addIssue({ code: 'custom', message });
+        bad = true;
+      };
       for (const part of raw
         .split(',')
         .map((s) => s.trim())
@@ -19,16 +26,15 @@ const keyList = (name: string) =>
         const idx = part.indexOf(':');
         const version = Number(part.slice(0, idx));
         const key = Buffer.from(part.slice(idx + 1), 'base64');
-        if (idx < 1 || !Number.isInteger(version) || version < 1) {
-          ctx.addIssue({ code: 'custom', message: `${name} entries must look like 1:<base64 of 32 bytes>` });
-          return z.NEVER;
-        }
-        if (key.length !== 32) {
-          ctx.addIssue({ code: 'custom', message: `${name} version ${version} must be 32 bytes (base64)` });
-          return z.NEVER;
-        }
-        out.set(version, key);
+        if (idx < 1 || !Number.isInteger(version) || version < 1)
+          problem(`${name} entries must look like 1:<base64 of 32 bytes>`);
+        else if (key.length !== 32) problem(`${name} version ${version} must be 32 bytes (base64)`);
+        // A second key under one version would silently replace the first, and every value written
+        // under the first would then fail to decrypt (or verify) at run time.
+        else if (out.has(version)) problem(`${name} lists version ${version} more than once`);
+        else out.set(version, key);
       }
+      if (bad) return z.NEVER;
       if (out.size === 0) {
         ctx.addIssue({ code: 'custom', message: `${name} must hold at least one key` });
         return z.NEVER;
@@ -77,9 +83,60 @@ const hostPortList = z
   })
   .optional();
 
+const phone = z
+  .string()
+  .transform((raw, ctx) => {
+    try {
+      return normalizePhone(raw);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a phone number, E.164 such as +13125550100' });
+      return z.NEVER;
+    }
+  })
+  .optional();
+
+const PROXY_RANGE_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+function isProxyAddress(entry: string): boolean {
+  if (PROXY_RANGE_NAMES.includes(entry)) return true;
+  const [addr = '', bits, ...rest] = entry.split('/');
+  const family = isIP(addr);
+  if (family === 0 || rest.length > 0) return false;
+  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+}
+
+/**
+ * The proxies whose X-Forwarded-For is believed, by address: the client address is the right-most
+ * entry not added by one of them. Trusting every hop (`true`) would let any client name its own
+ * address; fastify 5 trusts nothing for a bare hop count, so neither is accepted.
+ */
+const proxyList = z
+  .string()
+  .transform((raw, ctx) => {
+    const entries = raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    if (entries.length === 1 && entries[0] === 'false') return [];
+    for (const entry of entries) {
+      const message =
+        entry === 'true'
+          ? 'true would let any client choose its own address; list the proxies (addresses or CIDRs)'
+          : /^\d+$/.test(entry)
+            ? 'hop counts are not supported; list the proxies (addresses or CIDRs)'
+            : isProxyAddress(entry)
+              ? null
+              : `${entry} is not an IP address, a CIDR, loopback, linklocal or uniquelocal`;
+      if (message) ctx.addIssue({ code: 'custom', message });
+    }
+    return entries;
+  })
+  .optional();
+
 const schema = z.object({
   PORT: int(8080, 0, 65535),
   HOST: z.string().min(1).default('0.0.0.0'),
+  TRUST_PROXY: proxyList,
   PUBLIC_BASE_URL: url(['http:', 'https:']).optional(),
   DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
   REDIS_URL: url(['redis:', 'rediss:']).optional(),
@@ -95,7 +152,7 @@ const schema = z.object({
     .optional(),
   TWILIO_AUTH_TOKEN: z.string().min(8).optional(),
   TWILIO_API_BASE_URL: url(['http:', 'https:']).default('https://api.twilio.com'),
-  TRANSFER_PHONE_NUMBER: z.string().default('+13125550100'),
+  TRANSFER_PHONE_NUMBER: phone,
   OPENAI_API_KEY: z.string().min(1).optional(),
   OPENAI_BASE_URL: url(['http:', 'https:']).default('https://api.openai.com/v1'),
   OPENAI_MODEL: z.string().min(1).default('gpt-4o-mini'),
@@ -129,6 +186,8 @@ type Parsed = z.output<typeof schema>;
 export interface Config {
   readonly port: number;
   readonly host: string;
+  /** Reverse proxies (addresses, CIDRs, named ranges) whose X-Forwarded-For is believed; empty: none. */
+  readonly trustProxy: readonly string[];
   readonly publicBaseUrl: string;
   /** No DATABASE_URL: run the embedded PostgreSQL (PGlite) under ./data. */
   readonly databaseUrl: string | undefined;
@@ -151,6 +210,7 @@ export interface Config {
     readonly accountSid: string;
     readonly authToken: string;
     readonly apiBaseUrl: string;
+    /** E.164. */
     readonly transferNumber: string;
   };
   readonly openai: {
@@ -192,6 +252,9 @@ export class ConfigError extends Error {
   }
 }
 
+/** Demo mode's service desk: a fictional number, never dialled outside demo mode. */
+export const DEMO_TRANSFER_NUMBER = '+13125550100';
+
 /** Demo-mode Twilio credentials: the local simulator signs with them; never valid at Twilio. */
 export const DEMO_TWILIO = {
   accountSid: 'AC' + '0'.repeat(32),
@@ -211,7 +274,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const demoMode = env.OPENAI_API_KEY === undefined || env.OPENAI_API_KEY === '';
 
   if (!demoMode) {
-    // Outside demo mode the product talks to real providers and real callers: no defaults for secrets.
+    // Outside demo mode the product talks to real providers and real callers: no defaults for secrets,
+    // nor for the desk that callers are put through to.
     for (const name of [
       'TWILIO_ACCOUNT_SID',
       'TWILIO_AUTH_TOKEN',
@@ -220,6 +284,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       'PII_INDEX_KEY',
       'AUTH_SIGNING_KEYS',
       'PUBLIC_BASE_URL',
+      'TRANSFER_PHONE_NUMBER',
     ] as const) {
       if (!input[name]) problems.push(`${name}: required when OPENAI_API_KEY is set (production mode)`);
     }
@@ -251,6 +316,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const config: Config = {
     port,
     host: e.HOST,
+    trustProxy: e.TRUST_PROXY ?? [],
     publicBaseUrl: (e.PUBLIC_BASE_URL ?? `http://127.0.0.1:${port}`).replace(/\/+$/, ''),
     databaseUrl: e.DATABASE_URL,
     redis,
@@ -262,7 +328,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       accountSid: e.TWILIO_ACCOUNT_SID ?? DEMO_TWILIO.accountSid,
       authToken: e.TWILIO_AUTH_TOKEN ?? DEMO_TWILIO.authToken,
       apiBaseUrl: e.TWILIO_API_BASE_URL.replace(/\/+$/, ''),
-      transferNumber: e.TRANSFER_PHONE_NUMBER,
+      transferNumber: e.TRANSFER_PHONE_NUMBER ?? DEMO_TRANSFER_NUMBER,
     },
     openai: {
       apiKey: e.OPENAI_API_KEY,

@@ -129,6 +129,7 @@ beforeAll(async () => {
     TWILIO_API_BASE_URL: emulators.urls.twilioApiBaseUrl,
     TWILIO_ACCOUNT_SID: accountSid,
     TWILIO_AUTH_TOKEN: authToken,
+    TRANSFER_PHONE_NUMBER: '+13125550100',
     PII_KEYS: formatKeyList(pii),
     PII_INDEX_KEY: index.toString('base64'),
     AUTH_SIGNING_KEYS: formatKeyList(new Map([[1, randomBytes(32)]])),

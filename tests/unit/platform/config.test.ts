@@ -59,6 +59,7 @@ describe('loadConfig', () => {
           expect.stringMatching(/^TWILIO_AUTH_TOKEN/),
           expect.stringMatching(/^PII_KEYS/),
           expect.stringMatching(/^PUBLIC_BASE_URL/),
+          expect.stringMatching(/^TRANSFER_PHONE_NUMBER/),
         ]),
       }),
     );
@@ -74,6 +75,7 @@ describe('loadConfig', () => {
       PII_INDEX_KEY: key(),
       AUTH_SIGNING_KEYS: `3:${key()}`,
       PUBLIC_BASE_URL: 'https://bayline.example.com/',
+      TRANSFER_PHONE_NUMBER: '+13125550100',
       REDIS_SENTINELS: 'a:26379,b:26380',
     });
     expect([...(c.piiKeys?.keys() ?? [])]).toEqual([1, 2]);
@@ -87,6 +89,73 @@ describe('loadConfig', () => {
       ],
     });
     expect(c.demoMode).toBe(false);
+  });
+
+  const production = (extra: Record<string, string> = {}) => ({
+    OPENAI_API_KEY: 'sk-test',
+    TWILIO_ACCOUNT_SID: 'AC' + 'a'.repeat(32),
+    TWILIO_AUTH_TOKEN: 'secret-token',
+    ELEVENLABS_API_KEY: 'xi',
+    PII_KEYS: `1:${key()}`,
+    PII_INDEX_KEY: key(),
+    AUTH_SIGNING_KEYS: `1:${key()}`,
+    PUBLIC_BASE_URL: 'https://bayline.example.com',
+    TRANSFER_PHONE_NUMBER: '+13125550100',
+    ...extra,
+  });
+  const problemsOf = (env: Record<string, string>): string[] => {
+    try {
+      loadConfig(env);
+    } catch (err) {
+      return (err as ConfigError).problems.slice();
+    }
+    return [];
+  };
+
+  it('requires the transfer desk in production mode and checks that it is a phone number', () => {
+    const { TRANSFER_PHONE_NUMBER: _, ...unset } = production();
+    expect(problemsOf(unset)).toEqual([
+      'TRANSFER_PHONE_NUMBER: required when OPENAI_API_KEY is set (production mode)',
+    ]);
+    expect(problemsOf(production({ TRANSFER_PHONE_NUMBER: 'call the desk' }))).toEqual([
+      expect.stringMatching(/^TRANSFER_PHONE_NUMBER: must be a phone number/),
+    ]);
+    expect(problemsOf({ TRANSFER_PHONE_NUMBER: '555' })).toEqual([
+      expect.stringMatching(/^TRANSFER_PHONE_NUMBER: /),
+    ]);
+    // Written the way people write it, dialled as E.164.
+    expect(loadConfig(production({ TRANSFER_PHONE_NUMBER: '(312) 555-0177' })).twilio.transferNumber).toBe(
+      '+13125550177',
+    );
+    // Demo mode keeps its built-in desk.
+    expect(loadConfig({}).twilio.transferNumber).toBe('+13125550100');
+  });
+
+  it('refuses a key version listed twice, in every key list at once', () => {
+    const problems = problemsOf(
+      production({
+        PII_KEYS: `1:${key()},2:${key()},1:${key()}`,
+        AUTH_SIGNING_KEYS: `4:${key()},4:${key()}`,
+      }),
+    );
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'PII_KEYS: PII_KEYS lists version 1 more than once',
+        'AUTH_SIGNING_KEYS: AUTH_SIGNING_KEYS lists version 4 more than once',
+      ]),
+    );
+    expect(problems).toHaveLength(2);
+  });
+
+  it('trusts no proxy unless TRUST_PROXY lists them by address', () => {
+    expect(loadConfig({}).trustProxy).toEqual([]);
+    expect(loadConfig({ TRUST_PROXY: 'false' }).trustProxy).toEqual([]);
+    const c = loadConfig({ TRUST_PROXY: '10.0.0.0/8, 192.0.2.7,fd00::/8, loopback' });
+    expect(c.trustProxy).toEqual(['10.0.0.0/8', '192.0.2.7', 'fd00::/8', 'loopback']);
+    expect(Object.isFrozen(c.trustProxy)).toBe(true);
+    for (const bad of ['true', '1', '10.0.0.0/33', 'proxy.internal', '10.0.0.1/8/2', '::1/129']) {
+      expect(problemsOf({ TRUST_PROXY: bad })).toEqual([expect.stringMatching(/^TRUST_PROXY: /)]);
+    }
   });
 
   it('runs one process unless WORKERS asks for more; auto is one per CPU', () => {
