@@ -16,7 +16,7 @@ import { acceptForms } from './http';
 import { LoginService } from './login';
 import { dummyHash } from './passwords';
 import { DEFAULT_POLICY, type StaffPolicy } from './policy';
-import { RateLimiter } from './rate-limit';
+import { RateLimiter, subjectKeyFrom } from './rate-limit';
 import { Renderer, staffErrorHandler } from './render';
 import { adminPages } from './routes/admin-pages';
 import { apiRoutes } from './routes/api-routes';
@@ -53,7 +53,8 @@ export function createStaffRoutes(opts: StaffRouteOptions = {}) {
     });
     const sessions = new StaffSessions({ signer, kv, policy, publicBaseUrl: config.publicBaseUrl });
     const auth = new Authenticator({ accounts, sessions });
-    const limiter = new RateLimiter(kv, now);
+    const subjectKey = subjectKeyFrom(cipher);
+    const limiter = new RateLimiter(kv, now, subjectKey);
     const bookings = new BookingService({
       db,
       cipher,
@@ -76,7 +77,7 @@ export function createStaffRoutes(opts: StaffRouteOptions = {}) {
       audit,
       auth,
       guards: new Guards({ auth, limiter, policy, origins: [new URL(config.publicBaseUrl).origin] }),
-      login: new LoginService({ accounts, kv, policy, now }),
+      login: new LoginService({ accounts, kv, policy, now, subjectKey }),
       limiter,
       sessions,
       data: new StaffData({

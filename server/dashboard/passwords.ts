@@ -41,6 +41,64 @@ export async function verifyPassword(password: string, stored: string): Promise<
   return timingSafeEqual(actual, expected);
 }
 
+/**
+ * A ceiling on password checks running at once in this process. Each check holds 32 MiB and a libuv
+ * pool thread (4 by default, shared with file and DNS work) for tens of milliseconds, and anyone can
+ * ask for one; without a ceiling, unauthenticated requests could exhaust both. Checks beyond it wait
+ * in a short queue for a bounded time, then are refused (the caller answers 429).
+ */
+export class HashSlots {
+  readonly #max: number;
+  readonly #maxQueue: number;
+  readonly #maxWaitMs: number;
+  #busy = 0;
+  readonly #queue: Array<() => void> = [];
+
+  constructor(opts: { max: number; maxQueue: number; maxWaitMs: number }) {
+    this.#max = opts.max;
+    this.#maxQueue = opts.maxQueue;
+    this.#maxWaitMs = opts.maxWaitMs;
+  }
+
+  /** A function that frees the slot (call it once the check is done), or null: too busy, try later. */
+  acquire(): Promise<(() => void) | null> {
+    if (this.#busy < this.#max) {
+      this.#busy++;
+      return Promise.resolve(this.#release());
+    }
+    if (this.#queue.length >= this.#maxQueue) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      const granted = () => {
+        clearTimeout(timer);
+        resolve(this.#release());
+      };
+      const timer = setTimeout(() => {
+        this.#queue.splice(this.#queue.indexOf(granted), 1);
+        resolve(null);
+      }, this.#maxWaitMs);
+      this.#queue.push(granted);
+    });
+  }
+
+  #release(): () => void {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      // The slot passes straight to the longest waiter, so a burst cannot overtake the queue.
+      const next = this.#queue.shift();
+      if (next) next();
+      else this.#busy--;
+    };
+  }
+}
+
+/**
+ * Shared by every login in the process. Two at once leave half of libuv's default pool to the rest
+ * of the server; at tens of milliseconds a check, the queue drains well within the wait.
+ */
+export const LOGIN_HASH_SLOTS = new HashSlots({ max: 2, maxQueue: 32, maxWaitMs: 2000 });
+
 let dummy: Promise<string> | undefined;
 /**
  * A hash of nothing anyone knows. Logins for unknown e-mails are checked against it, so they take

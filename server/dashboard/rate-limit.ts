@@ -3,8 +3,9 @@
  * counts together). Windows are aligned to the clock, so the reset time is known without asking
  * Redis for a TTL: one INCR round trip per check.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import type { FastifyReply } from 'fastify';
+import type { PiiCipher } from '../platform/crypto';
 import type { Kv } from '../platform/kv';
 import { AppError } from '../platform/errors';
 import type { RateLimitRule } from './policy';
@@ -18,13 +19,37 @@ export interface RateLimitState {
   allowed: boolean;
 }
 
+// A label no phone number can equal: the blind index of it is a key of its own, not a phone's index.
+const SUBJECT_KEY_LABEL = 'bayline/abuse-subjects/v1';
+
+/**
+ * The key for subjects in key names, derived from the PII index key (HMAC of a fixed label): every
+ * instance derives the same one, so they count together, and it never rotates, so counters and
+ * locks survive a key rotation.
+ */
+export function subjectKeyFrom(cipher: Pick<PiiCipher, 'blindIndex'>): Buffer {
+  return Buffer.from(cipher.blindIndex(SUBJECT_KEY_LABEL), 'base64url');
+}
+
+/**
+ * How a subject (an address, an e-mail) appears in a key name. Keyed, because the subjects are few
+ * enough to enumerate: every IPv4 address, a list of staff e-mails. Without a key (an app not yet
+ * given one) it falls back to a plain hash.
+ */
+export function subjectId(subjectKey: Buffer | undefined, subject: string): string {
+  const mac = subjectKey ? createHmac('sha256', subjectKey) : createHash('sha256');
+  return mac.update(subject).digest('base64url').slice(0, 22);
+}
+
 export class RateLimiter {
   readonly #kv: Kv;
   readonly #now: () => number;
+  readonly #subjectKey: Buffer | undefined;
 
-  constructor(kv: Kv, now: () => number = Date.now) {
+  constructor(kv: Kv, now: () => number = Date.now, subjectKey?: Buffer) {
     this.#kv = kv;
     this.#now = now;
+    this.#subjectKey = subjectKey;
   }
 
   /** Counts one request against `bucket` and says whether it is within the rule. */
@@ -32,8 +57,8 @@ export class RateLimiter {
     const now = this.#now();
     const window = Math.floor(now / rule.windowMs);
     const resetMs = (window + 1) * rule.windowMs - now;
-    // Subjects (addresses, e-mails) are hashed: no key names a person or an address.
-    const id = createHash('sha256').update(subject).digest('base64url').slice(0, 22);
+    // No key names a person or an address, nor a hash anyone could match by enumeration.
+    const id = subjectId(this.#subjectKey, subject);
     const count = await this.#kv.incr(`rl:${bucket}:${id}:${window}`, resetMs + 1000);
     return {
       limit: rule.limit,

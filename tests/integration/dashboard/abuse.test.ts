@@ -1,11 +1,15 @@
 import type { FastifyInstance } from 'fastify';
+import { loadConfig } from '../../../server/config';
 import { appFor, appWithPolicy, auditRows, createEnv, login, makeUser, PASSWORD, type Env } from './support';
 
 let env: Env;
 let app: FastifyInstance;
 beforeAll(async () => {
   env = await createEnv();
-  app = await appFor(env);
+  // Many clients behind one proxy: inject()'s peer (127.0.0.1) is the proxy, X-Forwarded-For the client.
+  app = await appFor(env, {
+    config: loadConfig({ REDIS_KEY_PREFIX: env.tr.prefix, TRUST_PROXY: '127.0.0.1' }),
+  });
 });
 afterAll(async () => {
   await app.close();

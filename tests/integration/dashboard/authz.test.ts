@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import { loadConfig } from '../../../server/config';
 import { TokenSigner } from '../../../server/dashboard/tokens';
 import { passwordFingerprint } from '../../../server/dashboard/sessions';
 import { appFor, createEnv, KEY1, KEY2, login, makeUser, PASSWORD, sessionCookie, type Env } from './support';
@@ -235,12 +236,25 @@ describe('authorisation matrix', () => {
     });
     const cookie = String(plain.headers['set-cookie']);
     expect(cookie).toMatch(/^bl_session=[^;]+; Path=\/; Max-Age=1800; HttpOnly; SameSite=Strict$/);
-    const tls = await app.inject({
+    // Behind a TLS-terminating proxy that TRUST_PROXY lists (inject()'s peer is 127.0.0.1).
+    const proxied = await appFor(env, {
+      config: loadConfig({ REDIS_KEY_PREFIX: env.tr.prefix, TRUST_PROXY: '127.0.0.1' }),
+    });
+    const tls = await proxied.inject({
       method: 'POST',
       url: '/auth/login',
       headers: { 'x-forwarded-proto': 'https' },
       payload: { email: u.email, password: PASSWORD },
     });
     expect(String(tls.headers['set-cookie'])).toMatch(/HttpOnly; SameSite=Strict; Secure$/);
+    // From a peer that is not a listed proxy, the header is the client's own claim and is ignored.
+    const forged = await app.inject({
+      method: 'POST',
+      url: '/auth/login',
+      headers: { 'x-forwarded-proto': 'https' },
+      payload: { email: u.email, password: PASSWORD },
+    });
+    expect(String(forged.headers['set-cookie'])).toMatch(/SameSite=Strict$/);
+    await proxied.close();
   });
 });
