@@ -65,9 +65,34 @@ export function normalizeLatency(raw: unknown): CallLatency[] {
   });
 }
 
-const SELECT = `SELECT c.call_sid, c.status, c.started_at, c.ended_at, c.from_masked, c.customer_id, c.outcome,
-       c.latency, (SELECT count(*)::int FROM call_turns t WHERE t.call_sid = c.call_sid) AS turn_count
-  FROM calls c`;
+const COLUMNS = `c.call_sid, c.status, c.started_at, c.ended_at, c.from_masked, c.customer_id, c.outcome,
+       c.latency, (SELECT count(*)::int FROM call_turns t WHERE t.call_sid = c.call_sid) AS turn_count`;
+const SELECT = `SELECT ${COLUMNS} FROM calls c`;
+
+// started_at to the microsecond: a JavaScript Date keeps milliseconds only, and a page boundary
+// rounded to them would skip or repeat calls that rang within the same millisecond.
+const PAGE = `SELECT ${COLUMNS},
+       to_char(c.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS started_key
+  FROM calls c
+ WHERE c.started_at >= $1 AND c.started_at < $2
+   AND ($4::timestamptz IS NULL OR c.started_at < $4 OR (c.started_at = $4 AND c.call_sid > $5))
+ ORDER BY c.started_at DESC, c.call_sid
+ LIMIT $3`;
+
+/**
+ * Where a page of calls ends, in list order (newest first, then by CallSid): the last call's
+ * started_at, exact to the microsecond in UTC (`YYYY-MM-DDTHH:MM:SS.ffffffZ`), and its CallSid.
+ */
+export interface CallCursor {
+  startedAt: string;
+  callSid: string;
+}
+
+export interface CallPage {
+  records: CallRecord[];
+  /** Where the next page starts; null when this page holds the last call of the range. */
+  next: CallCursor | null;
+}
 
 function toRecord(r: Row): CallRecord {
   return {
@@ -92,13 +117,23 @@ export class CallQueries {
     this.#cipher = cipher;
   }
 
-  /** Calls that rang in [from, to), newest first. */
-  async list(from: Date, to: Date, limit: number): Promise<CallRecord[]> {
-    const { rows } = await this.#db.query<Row>(
-      `${SELECT} WHERE c.started_at >= $1 AND c.started_at < $2 ORDER BY c.started_at DESC, c.call_sid LIMIT $3`,
-      [from, to, limit],
-    );
-    return rows.map(toRecord);
+  /** Calls that rang in [from, to), newest first: at most `limit` of them, after `after` when given. */
+  async page(from: Date, to: Date, limit: number, after?: CallCursor): Promise<CallPage> {
+    // One row more than asked says whether another page exists.
+    const { rows } = await this.#db.query<Row & { started_key: string }>(PAGE, [
+      from,
+      to,
+      limit + 1,
+      after?.startedAt ?? null,
+      after?.callSid ?? null,
+    ]);
+    const more = rows.length > limit;
+    const page = more ? rows.slice(0, limit) : rows;
+    const last = page.at(-1);
+    return {
+      records: page.map(toRecord),
+      next: more && last ? { startedAt: last.started_key, callSid: last.call_sid } : null,
+    };
   }
 
   async get(callSid: string): Promise<CallRecord | null> {

@@ -5,7 +5,7 @@
 import { BookingRepository, type BookingService, type Dealership, type StaffAppointment } from '../bookings';
 import { toStaffAppointment } from '../bookings/repository';
 import { addDays, formatLocalDate, localToUtc, parseLocalDate } from '../bookings/time';
-import type { CallQueries } from '../calls/queries';
+import type { CallCursor, CallQueries } from '../calls/queries';
 import type { PiiCipher } from '../platform/crypto';
 import type { Db } from '../platform/postgres';
 import { NotFoundError, ValidationError } from '../platform/errors';
@@ -30,6 +30,46 @@ export interface Who {
 const CALL_SID_RE = /^CA[0-9a-fA-F]{32}$/;
 const MAX_CALL_DAYS = 92;
 const MAX_CALLS = 1000;
+const CURSOR_RE = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z) (CA[0-9a-fA-F]{32})$/;
+
+/** A range of days and, past the first page, where the previous page ended (`nextCursor`). */
+export interface CallRange {
+  from: string;
+  to: string;
+  cursor?: string | undefined;
+}
+
+/** One page of a call list: `truncated` when the range holds more calls, fetched with `nextCursor`. */
+export interface CallsPage<T> {
+  calls: T[];
+  truncated: boolean;
+  nextCursor: string | null;
+}
+
+/** Opaque to clients; only this module reads it back. */
+export function encodeCallCursor(c: CallCursor): string {
+  return Buffer.from(`${c.startedAt} ${c.callSid}`, 'utf8').toString('base64url');
+}
+
+export function decodeCallCursor(cursor: string): CallCursor {
+  const invalid = () =>
+    new ValidationError('INVALID_CURSOR', '`cursor` must be a `nextCursor` returned by this list, unchanged');
+  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalid();
+  const m = CURSOR_RE.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  const startedAt = m?.[1];
+  const callSid = m?.[2];
+  // A real instant (not 02-30, 25:00 or year 0), which Postgres would otherwise refuse as a server error.
+  const ms = startedAt ? Date.parse(startedAt) : Number.NaN;
+  if (
+    !startedAt ||
+    startedAt.startsWith('0000') ||
+    !callSid ||
+    Number.isNaN(ms) ||
+    new Date(ms).toISOString().slice(0, 23) !== startedAt.slice(0, 23)
+  )
+    throw invalid();
+  return { startedAt, callSid };
+}
 
 export function assertCallSid(callSid: string): void {
   if (!CALL_SID_RE.test(callSid))
@@ -48,6 +88,12 @@ function startOfDay(date: string, tz: string): Date {
     return localToUtc(`${date}T01:00`, tz);
   }
 }
+
+const pageOf = <T>(calls: T[], next: CallCursor | null): CallsPage<T> => ({
+  calls,
+  truncated: next !== null,
+  nextCursor: next && encodeCallCursor(next),
+});
 
 export class StaffData {
   readonly #bookings: BookingService;
@@ -127,23 +173,26 @@ export class StaffData {
     return a;
   }
 
-  async calls(who: Who, q: { from: string; to: string }): Promise<CallSummaryJson[]> {
-    const { records, tz } = await this.#callsIn(q);
+  async calls(who: Who, q: CallRange): Promise<CallsPage<CallSummaryJson>> {
+    const { records, next, tz } = await this.#callsIn(q);
     await this.#audit.record({
       ...who,
       action: 'calls.list',
       target: { type: 'call_range', id: `${q.from}..${q.to}` },
-      details: { via: who.via, count: records.length },
+      details: { via: who.via, count: records.length, cursor: q.cursor ?? null, truncated: next !== null },
     });
-    return records.map((r) => callSummaryJson(r, tz));
+    return pageOf(
+      records.map((r) => callSummaryJson(r, tz)),
+      next,
+    );
   }
 
   /**
    * The API's call list, in CONTRACT.md's shape: each call with its transcript. Reading them is a
    * transcript read, so the audit row names every call returned.
    */
-  async callsWithTurns(who: Who, q: { from: string; to: string }): Promise<CallJson[]> {
-    const { records, tz } = await this.#callsIn(q);
+  async callsWithTurns(who: Who, q: CallRange): Promise<CallsPage<CallJson>> {
+    const { records, next, tz } = await this.#callsIn(q);
     const turns = await this.#calls.turnsOf(
       records.filter((r) => r.status === 'completed').map((r) => r.callSid),
     );
@@ -158,25 +207,39 @@ export class StaffData {
       ...who,
       action: 'calls.list',
       target: { type: 'call_range', id: `${q.from}..${q.to}` },
-      details: { via: who.via, count: records.length, transcripts: records.map((r) => r.callSid).join(',') },
+      details: {
+        via: who.via,
+        count: records.length,
+        cursor: q.cursor ?? null,
+        truncated: next !== null,
+        transcripts: records.map((r) => r.callSid).join(','),
+      },
     });
-    return records.map((r) => callJson(r, turns.get(r.callSid) ?? [], tz));
+    return pageOf(
+      records.map((r) => callJson(r, turns.get(r.callSid) ?? [], tz)),
+      next,
+    );
   }
 
-  /** Calls that rang on the days from..to (inclusive, dealership time), validated. */
-  async #callsIn(q: { from: string; to: string }) {
+  /**
+   * Calls that rang on the days from..to (inclusive, dealership time), validated: at most
+   * MAX_CALLS, newest first, starting after `cursor` when given.
+   */
+  async #callsIn(q: CallRange) {
     parseLocalDate(q.from);
     parseLocalDate(q.to);
     if (q.to < q.from) throw new ValidationError('INVALID_RANGE', '`to` is before `from`');
     if (q.to > addDays(q.from, MAX_CALL_DAYS - 1))
       throw new ValidationError('INVALID_RANGE', `At most ${MAX_CALL_DAYS} days at once`);
+    const after = q.cursor === undefined ? undefined : decodeCallCursor(q.cursor);
     const tz = await this.timezone();
-    const records = await this.#calls.list(
+    const { records, next } = await this.#calls.page(
       startOfDay(q.from, tz),
       startOfDay(addDays(q.to, 1), tz),
       MAX_CALLS,
+      after,
     );
-    return { records, tz };
+    return { records, next, tz };
   }
 
   /** One call with its transcript: from Postgres once final, from the live session while in progress. */

@@ -42,9 +42,10 @@ export function apiRoutes(c: StaffContext): void {
     return { cancelled: true, appointment };
   });
 
-  app.get('/api/calls', staff, async (req) => ({
-    calls: await data.callsWithTurns(who(req), await range(req)),
-  }));
+  // `{calls, truncated, nextCursor}`: pass `nextCursor` back as `cursor` for the next (older) page.
+  app.get('/api/calls', staff, async (req) =>
+    data.callsWithTurns(who(req), { ...(await range(req)), cursor: field(queryOf(req), 'cursor') }),
+  );
 
   app.get<{ Params: { callSid: string } }>('/api/calls/:callSid', staff, async (req) =>
     data.call(who(req), req.params.callSid),

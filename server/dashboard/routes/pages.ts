@@ -112,12 +112,13 @@ export function pageRoutes(c: StaffContext): void {
     const q = queryOf(req);
     const from = field(q, 'from') ?? (await data.today());
     const to = field(q, 'to') ?? from;
-    const calls = await data.calls(whoOnPage(req), { from, to });
+    const cursor = field(q, 'cursor');
+    const page = await data.calls(whoOnPage(req), { from, to, cursor });
     return renderer.page(reply, {
       title: 'Calls',
       nav: 'calls',
       user: Renderer.user(p),
-      body: callsList({ from, to, calls }),
+      body: callsList({ from, to, paged: cursor !== undefined, ...page }),
     });
   });
 

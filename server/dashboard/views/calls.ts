@@ -32,7 +32,42 @@ export function latencySummary(latency: CallSummaryJson['latency']): string {
 const outcome = (c: { status: string; outcome: string | null }) =>
   c.status === 'in_progress' ? 'In progress' : (OUTCOME_LABEL[c.outcome ?? ''] ?? 'Unknown');
 
-export function callsList(m: { from: string; to: string; calls: CallSummaryJson[] }): Html {
+export interface CallsListModel {
+  from: string;
+  to: string;
+  calls: CallSummaryJson[];
+  /** More (older) calls in the range than this page shows; `nextCursor` fetches them. */
+  truncated?: boolean;
+  nextCursor?: string | null;
+  /** This is a later page, not the range's newest calls. */
+  paged?: boolean;
+}
+
+/** Links to the rest of the range: the next (older) page, and back to the newest calls. */
+function pagerLinks(m: CallsListModel): Html {
+  return html`${m.paged ? html`<a href="/dashboard/calls${query({ from: m.from, to: m.to })}">← Newest calls</a>` : ''}
+  ${
+    m.truncated && m.nextCursor
+      ? html`<a href="/dashboard/calls${query({ from: m.from, to: m.to, cursor: m.nextCursor })}"
+          >Older calls →</a
+        >`
+      : ''
+  }`;
+}
+
+/** The list is not the whole range: say so above it, and link to the rest above and below it. */
+function pager(m: CallsListModel, where: 'top' | 'bottom'): Html | '' {
+  const more = Boolean(m.truncated && m.nextCursor);
+  if (!more && !m.paged) return '';
+  if (where === 'bottom')
+    return m.calls.length ? html`<nav class="pager" aria-label="More calls">${pagerLinks(m)}</nav>` : '';
+  return html`<p class="pager" role="status">
+    ${more ? html`Showing ${m.calls.length} calls, newest first: more calls rang between ${m.from} and ${m.to}.` : ''}
+    ${pagerLinks(m)}
+  </p>`;
+}
+
+export function callsList(m: CallsListModel): Html {
   const rows = m.calls.map(
     (c) =>
       html`<tr>
@@ -50,9 +85,10 @@ export function callsList(m: { from: string; to: string; calls: CallSummaryJson[
       <input id="to" name="to" type="date" value="${m.to}" required />
       <button type="submit">Show</button>
     </form>
+    ${pager(m, 'top')}
     ${
       m.calls.length === 0
-        ? html`<p class="empty">No calls between ${m.from} and ${m.to}.</p>`
+        ? html`<p class="empty">No ${m.paged ? 'more ' : ''}calls between ${m.from} and ${m.to}.</p>`
         : html`<div class="table-wrap">
             <table class="list">
               <caption class="visually-hidden">
@@ -72,7 +108,8 @@ export function callsList(m: { from: string; to: string; calls: CallSummaryJson[
               </tbody>
             </table>
           </div>`
-    }`;
+    }
+    ${pager(m, 'bottom')}`;
 }
 
 export function callDetail(c: CallJson): Html {

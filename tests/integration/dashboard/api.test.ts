@@ -267,6 +267,95 @@ describe('calls', () => {
   });
 });
 
+describe('GET /api/calls paging (more calls in the range than one answer holds)', () => {
+  // 1005 calls on one day (10:00 Chicago), four to a microsecond, all within one millisecond: the
+  // page boundary falls inside a tie, and a cursor rounded to JavaScript's milliseconds would fail.
+  const DAY = '2026-03-10';
+  beforeAll(async () => {
+    await env.tdb.db.query(
+      `INSERT INTO calls (call_sid, status, started_at)
+       SELECT 'CA' || lpad(to_hex(g), 32, '0'), 'completed',
+              timestamptz '2026-03-10 15:00:00+00' + (g / 4) * interval '1 microsecond'
+         FROM generate_series(1, 1005) g`,
+    );
+  });
+  const list = (cursor?: string) =>
+    app.inject({
+      url: `/api/calls?from=${DAY}&to=${DAY}${cursor === undefined ? '' : `&cursor=${encodeURIComponent(cursor)}`}`,
+      headers: { authorization: bearer },
+    });
+  type Page = { calls: Array<{ callSid: string }>; truncated: boolean; nextCursor: string | null };
+
+  it('says the list is truncated and hands out a cursor; the cursor fetches the rest, no call lost or repeated', async () => {
+    const first = await list();
+    expect(first.statusCode).toBe(200);
+    const p1 = first.json() as Page;
+    expect(Object.keys(p1)).toEqual(['calls', 'truncated', 'nextCursor']);
+    expect(p1.calls).toHaveLength(1000);
+    expect(p1.truncated).toBe(true);
+    expect(p1.nextCursor).toMatch(/^[A-Za-z0-9_-]+$/);
+    expect(p1.nextCursor).not.toContain(p1.calls.at(-1)?.callSid);
+
+    const second = await list(p1.nextCursor as string);
+    expect(second.statusCode).toBe(200);
+    const p2 = second.json() as Page;
+    expect(p2.calls).toHaveLength(5);
+    expect(p2).toMatchObject({ truncated: false, nextCursor: null });
+
+    const { rows } = await env.tdb.db.query<{ call_sid: string }>(
+      `SELECT call_sid FROM calls WHERE started_at >= timestamptz '2026-03-10 06:00:00+00'
+          AND started_at < timestamptz '2026-03-11 05:00:00+00'
+        ORDER BY started_at DESC, call_sid`,
+    );
+    expect(rows).toHaveLength(1005);
+    expect([...p1.calls, ...p2.calls].map((c) => c.callSid)).toEqual(rows.map((r) => r.call_sid));
+    expect((await auditRows(env, 'calls.list')).slice(-2).map((r) => r.details)).toMatchObject([
+      { count: 1000, cursor: null, truncated: true },
+      { count: 5, cursor: p1.nextCursor, truncated: false },
+    ]);
+  });
+
+  it('a range that fits in one answer says so: truncated false, nextCursor null', async () => {
+    const today = new Intl.DateTimeFormat('en-CA', { timeZone: 'America/Chicago' }).format(new Date());
+    const res = await app.inject({
+      url: `/api/calls?from=${today}&to=${today}`,
+      headers: { authorization: bearer },
+    });
+    expect(res.statusCode).toBe(200);
+    const body = res.json() as Page;
+    expect(Object.keys(body)).toEqual(['calls', 'truncated', 'nextCursor']);
+    expect(body.calls.map((c) => c.callSid)).toEqual([sid]);
+    expect(body).toMatchObject({ truncated: false, nextCursor: null });
+  });
+
+  it('a malformed or tampered cursor is a 400 INVALID_CURSOR, never a server error', async () => {
+    const b64 = (s: string) => Buffer.from(s).toString('base64url');
+    const sid = `CA${'0'.repeat(31)}1`;
+    for (const cursor of [
+      'not a cursor!',
+      'AAAA',
+      b64(`2026-03-10T15:00:00.000000Z ${sid} extra`),
+      b64(`2026-02-30T15:00:00.000000Z ${sid}`),
+      b64(`2026-03-10T25:00:00.000000Z ${sid}`),
+      b64(`0000-01-01T00:00:00.000000Z ${sid}`),
+      b64(`2026-03-10T15:00:00.000Z ${sid}`),
+      b64(`2026-03-10T15:00:00.000000Z CA123`),
+      b64(`2026-03-10T15:00:00.000000Z ${sid}'; DROP TABLE calls; --`),
+    ]) {
+      const res = await list(cursor);
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toMatchObject({
+        error: { code: 'INVALID_CURSOR', message: expect.stringContaining('cursor') },
+      });
+    }
+    const repeated = await app.inject({
+      url: `/api/calls?from=${DAY}&to=${DAY}&cursor=a&cursor=b`,
+      headers: { authorization: bearer },
+    });
+    expect(repeated.statusCode).toBe(400);
+  });
+});
+
 describe('response headers', () => {
   it('API answers carry nosniff, HSTS, frame-ancestors none and no-store', async () => {
     const res = await app.inject({ url: '/api/live-calls', headers: { authorization: bearer } });

@@ -135,6 +135,47 @@ describe('calls pages', () => {
   });
 });
 
+describe('calls page with more calls in the range than one page holds', () => {
+  it('says more calls exist and links to them; the link shows the rest and leads back; a bad cursor is 400', async () => {
+    await env.tdb.db.query(
+      `INSERT INTO calls (call_sid, status, outcome, started_at)
+       SELECT 'CA' || lpad(to_hex(g), 32, '0'), 'completed', 'info',
+              timestamptz '2026-03-10 15:00:00+00' + g * interval '1 second'
+         FROM generate_series(1, 1003) g`,
+    );
+    const rowsOf = (body: string) => body.match(/href="\/dashboard\/calls\/CA[0-9a-f]{32}"/g) ?? [];
+    const first = await get('/dashboard/calls?from=2026-03-10&to=2026-03-10');
+    expect(first.statusCode).toBe(200);
+    expect(rowsOf(first.body)).toHaveLength(1000);
+    expect(first.body).toContain(
+      'Showing 1000 calls, newest first: more calls rang between 2026-03-10 and 2026-03-10.',
+    );
+    const older =
+      /href="(\/dashboard\/calls\?from=2026-03-10&amp;to=2026-03-10&amp;cursor=[A-Za-z0-9_-]+)"/.exec(
+        first.body,
+      )?.[1];
+    expect(older).toBeDefined();
+    expect(first.body).not.toContain('← Newest calls');
+
+    const second = await get((older as string).replace(/&amp;/g, '&'));
+    expect(second.statusCode).toBe(200);
+    expect(rowsOf(second.body)).toHaveLength(3);
+    expect(second.body).not.toContain('Older calls');
+    expect(second.body).not.toContain('more calls rang');
+    expect(second.body).toContain(
+      'href="/dashboard/calls?from=2026-03-10&amp;to=2026-03-10">← Newest calls</a>',
+    );
+    const shown = new Set([...rowsOf(first.body), ...rowsOf(second.body)]);
+    expect(shown.size).toBe(1003);
+
+    const bad = await get('/dashboard/calls?from=2026-03-10&to=2026-03-10&cursor=nonsense');
+    expect(bad.statusCode).toBe(400);
+
+    const whole = await get('/dashboard/calls?from=2026-03-11&to=2026-03-11');
+    expect(whole.body).not.toContain('class="pager"');
+  });
+});
+
 describe('admin pages', () => {
   it('create an API key (shown once), list it by prefix, revoke it; all audited', async () => {
     const created = await post('/dashboard/admin/api-keys', {
