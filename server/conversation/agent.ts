@@ -1,3 +1,4 @@
+import { AppError } from '../platform/errors';
 import type { Logger } from '../platform/logger';
 import type { Metrics } from '../platform/metrics';
 import type { ChatMessage, LlmProvider, ToolCall, TtsProvider } from '../providers/types';
@@ -37,12 +38,40 @@ export interface AgentDeps {
   onState(state: 'listening' | 'thinking' | 'speaking' | 'transferring' | 'ending'): void;
   fillerAfterMs?: number;
   maxToolRounds?: number;
+  /** How long a tool may take before the model is told it timed out (default 8 s). */
+  toolTimeoutMs?: number;
+  /** Pauses before each retry of a failed transfer or hang-up (default 300 ms, then 1 s). */
+  controlRetryDelaysMs?: readonly number[];
 }
+
+type AssistantMessage = Extract<ChatMessage, { role: 'assistant' }>;
+type ToolMessage = Extract<ChatMessage, { role: 'tool' }>;
+
+const TOOL_TIMEOUT_MS = 8000;
+const CONTROL_RETRY_DELAYS_MS = [300, 1000] as const;
+/** No transfer or hang-up retry starts later than this after the first attempt: dead air is worse. */
+const CONTROL_RETRY_BUDGET_MS = 5000;
+
+// What the model reads in place of a tool result it cannot have (yet). A result that comes later
+// replaces its placeholder in place.
+const PENDING_RESULT = JSON.stringify({
+  status: 'pending',
+  message: 'Still running when the caller spoke; the result is not known yet.',
+});
+const NOT_RUN_RESULT = JSON.stringify({
+  error: { code: 'INTERRUPTED', message: 'Not run: the caller spoke before it started.' },
+});
+const TIMEOUT_RESULT = JSON.stringify({
+  error: { code: 'TIMEOUT', message: 'No answer in time; it may still complete.' },
+});
+const TOOL_FAILED = { error: { code: 'TOOL_FAILED', message: 'The tool failed.' } };
+
+type ToolRun = Awaited<ReturnType<ToolRunner['execute']>>;
 
 interface ActiveTurn {
   controller: AbortController;
   speech: SpeechQueue;
-  messages: Array<Extract<ChatMessage, { role: 'assistant' }>>;
+  messages: AssistantMessage[];
   interrupted: boolean;
   finishedProducing: boolean;
   recorded: boolean;
@@ -65,6 +94,8 @@ export class CallAgent {
   #lastCallerText = '';
   #speechStoppedAt: number | null = null;
   #ended = false;
+  /** stop() was called: the call is gone, so a failed transfer is neither retried nor apologised for. */
+  #stopped = false;
   readonly #cleared = new Set<string>();
 
   constructor(deps: AgentDeps) {
@@ -106,12 +137,19 @@ export class CallAgent {
 
   /** The caller has been speaking long enough to be real (not a cough or an "uh-huh"). */
   onSustainedSpeech(): void {
-    if (this.speaking) this.#bargeIn();
+    if (this.speaking && !this.#acting()) this.#bargeIn();
   }
 
   onTranscript(text: string): void {
     const clean = text.trim();
     if (this.#ended || clean.length === 0) return;
+    if (this.#acting()) {
+      // "Thanks, bye" over the goodbye, "hello?" over "I'm transferring you": the caller still expects
+      // the action. Kept in the record and the history (a failed transfer goes on talking), no turn.
+      this.#recordCaller(clean);
+      this.history.push({ role: 'user', content: clean });
+      return;
+    }
     if (this.speaking) {
       // A backchannel while the agent talks is a listener's noise, not a turn.
       if (isBackchannel(clean)) return;
@@ -122,6 +160,8 @@ export class CallAgent {
 
   onDtmf(digit: string): void {
     if (this.#ended) return;
+    // Keys do not cancel an announced action either, but 0 over a goodbye: that caller wants a person.
+    if (this.#acting() && !(digit === '0' && this.#turn?.action?.type === 'end')) return;
     if (digit === '0') {
       if (this.#turn && !this.#turn.interrupted) this.#bargeIn();
       this.#recordCaller('[pressed 0]');
@@ -137,7 +177,8 @@ export class CallAgent {
    * the desk, as for DTMF 0. Whatever is playing is cut; the caller is never left in silence.
    */
   handOff(reason: string): void {
-    if (this.#ended) return;
+    // An announced transfer or goodbye already ends the call's voice part.
+    if (this.#ended || this.#acting()) return;
     if (this.#turn && !this.#turn.interrupted) this.#bargeIn();
     this.#speakAndAct(PHRASES.handOff, { type: 'transfer', reason });
   }
@@ -158,12 +199,23 @@ export class CallAgent {
   /** Ends everything this agent started; safe to call twice. */
   stop(): void {
     this.#ended = true;
+    this.#stopped = true;
     const turn = this.#turn;
     if (turn && !turn.controller.signal.aborted) {
       if (this.speaking) this.#trimToHeard(turn);
       this.#recordAgent(turn, this.speaking);
       turn.controller.abort();
     }
+  }
+
+  /**
+   * An announced transfer or goodbye is under way (its action known, not yet performed). The caller
+   * talking over it must not cancel it: a cleared announcement's mark never comes back, and the
+   * action waits on that mark, so a barge-in here would leave the caller in silence for good.
+   */
+  #acting(): boolean {
+    const turn = this.#turn;
+    return !!turn && turn.action !== null && !turn.interrupted;
   }
 
   #newTurn(): ActiveTurn {
@@ -263,12 +315,10 @@ export class CallAgent {
     const maxRounds = this.#d.maxToolRounds ?? 5;
     try {
       for (let round = 0; round < maxRounds && !signal.aborted; round++) {
-        const { text, calls } = await this.#streamOnce(turn);
+        const { text, calls, message } = await this.#streamOnce(turn);
         if (signal.aborted) return;
         if (calls.length === 0) break;
-        const message = turn.messages[turn.messages.length - 1];
-        if (message) message.tool_calls = calls;
-        await this.#runTools(turn, calls);
+        await this.#runTools(turn, message, calls);
         if (turn.action) break;
         if (round === maxRounds - 1 && text.length === 0) turn.speech.sayPhrase(PHRASES.didNotCatch);
       }
@@ -296,9 +346,11 @@ export class CallAgent {
     this.#maybeTurnDone(turn);
   }
 
-  async #streamOnce(turn: ActiveTurn): Promise<{ text: string; calls: ToolCall[] }> {
+  async #streamOnce(
+    turn: ActiveTurn,
+  ): Promise<{ text: string; calls: ToolCall[]; message: AssistantMessage }> {
     const signal = turn.controller.signal;
-    const message: Extract<ChatMessage, { role: 'assistant' }> = { role: 'assistant', content: '' };
+    const message: AssistantMessage = { role: 'assistant', content: '' };
     const chunker = new SentenceChunker();
     let text = '';
     let calls: ToolCall[] = [];
@@ -337,33 +389,94 @@ export class CallAgent {
       this.#d.onState('speaking');
       turn.speech.say(rest, message);
     }
-    if (calls.length > 0) ensureAdded();
+    // Not once interrupted: the barge-in's user message is already in the history, and tool calls
+    // that will never run have no place after it.
+    if (calls.length > 0 && !signal.aborted) ensureAdded();
     if (!text && calls.length > 0) message.content = null;
-    return { text, calls };
+    return { text, calls, message };
   }
 
-  async #runTools(turn: ActiveTurn, calls: ToolCall[]): Promise<void> {
+  /**
+   * OpenAI refuses, with a 400 on this and every later request of the call, a history in which an
+   * assistant message's tool_calls are not followed at once by one tool message per call. A caller
+   * turn can start while a tool runs, so the calls and a slot for each result enter the history
+   * together, before anything awaits; a slot shows a placeholder until its result comes, and the
+   * result replaces it in place even after a barge-in: a booking that happened is never lost to
+   * the model.
+   */
+  async #runTools(turn: ActiveTurn, message: AssistantMessage, calls: ToolCall[]): Promise<void> {
+    const signal = turn.controller.signal;
+    message.tool_calls = calls;
+    const slots: ToolMessage[] = calls.map((c) => ({
+      role: 'tool',
+      tool_call_id: c.id,
+      content: PENDING_RESULT,
+    }));
+    const at = this.history.indexOf(message);
+    if (at < 0) this.history.push(message, ...slots);
+    else this.history.splice(at + 1, 0, ...slots);
     let filler: NodeJS.Timeout | undefined = setTimeout(() => {
       filler = undefined;
       // Only when nothing else is being said: a filler over the model's own words would be noise.
       if (turn.speech.sentences.length === 0) turn.speech.sayPhrase(PHRASES.filler);
     }, this.#d.fillerAfterMs ?? 700);
     try {
-      for (const call of calls) {
+      for (const [i, call] of calls.entries()) {
+        const slot = slots[i] as ToolMessage;
+        // The caller has moved on: what the model asked for before they spoke is not started now.
+        if (signal.aborted) {
+          slot.content = NOT_RUN_RESULT;
+          continue;
+        }
         // Tools are short database operations: let a started write finish even if the caller barges in.
-        const r = await this.#d.tools.execute(call.function.name, call.function.arguments, {
-          lastCallerText: this.#lastCallerText,
-          callerTurnCount: this.#callerTurns,
-        });
-        this.history.push({ role: 'tool', tool_call_id: call.id, content: JSON.stringify(r.result) });
-        const ok = !(typeof r.result === 'object' && r.result !== null && 'error' in r.result);
-        this.#d.metrics?.toolCalls.inc({ tool: call.function.name, result: ok ? 'ok' : 'error' });
-        if (r.outcome) this.#raiseOutcome(r.outcome);
-        if (r.action) turn.action = r.action;
+        const r = await this.#execute(call, slot);
+        if (!r) continue;
+        slot.content = resultJson(r);
+        this.#d.metrics?.toolCalls.inc({ tool: call.function.name, result: isError(r) ? 'error' : 'ok' });
+        // An action's outcome ("transferred") is #perform's to claim: the action may yet fail.
+        if (r.outcome && !r.action) this.#raiseOutcome(r.outcome);
+        if (r.action && !signal.aborted) turn.action = r.action;
       }
     } finally {
       if (filler) clearTimeout(filler);
     }
+  }
+
+  /**
+   * One tool call, bounded: a stuck query must not hang the turn. Past the deadline the model reads
+   * TIMEOUT and this returns null; a result that still comes replaces the TIMEOUT in `slot`.
+   */
+  async #execute(call: ToolCall, slot: ToolMessage): Promise<ToolRun | null> {
+    const name = call.function.name;
+    const run = this.#d.tools
+      .execute(name, call.function.arguments, {
+        lastCallerText: this.#lastCallerText,
+        callerTurnCount: this.#callerTurns,
+      })
+      .catch((err: unknown): ToolRun => {
+        // A throwing tool must still leave a result in its slot, or the history stays invalid.
+        this.#d.log.error({ err: { message: (err as Error).message }, tool: name }, 'tool failed');
+        return { result: TOOL_FAILED };
+      });
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<null>((resolve) => {
+      timer = setTimeout(() => resolve(null), this.#d.toolTimeoutMs ?? TOOL_TIMEOUT_MS);
+    });
+    try {
+      const r = await Promise.race([run, deadline]);
+      if (r) return r;
+    } finally {
+      clearTimeout(timer);
+    }
+    slot.content = TIMEOUT_RESULT;
+    this.#d.metrics?.toolCalls.inc({ tool: name, result: 'error' });
+    this.#d.log.warn({ tool: name }, 'tool timed out');
+    void run.then((late) => {
+      slot.content = resultJson(late);
+      if (late.outcome && !late.action) this.#raiseOutcome(late.outcome);
+      this.#d.log.warn({ tool: name }, 'tool answered after its deadline');
+    });
+    return null;
   }
 
   #speakAndAct(text: string, action: ToolAction): void {
@@ -387,16 +500,60 @@ export class CallAgent {
     const turn = this.#turn;
     if (turn) this.#recordAgent(turn, false);
     this.#ended = true;
+    const before = this.outcome;
+    // Claimed before the request: Twilio can end the stream (and the record be written) before its
+    // REST answer arrives.
+    if (action.type === 'transfer') this.#raiseOutcome('transferred');
     try {
-      if (action.type === 'transfer') {
-        this.#raiseOutcome('transferred');
-        await this.#d.control.transfer();
-      } else {
-        await this.#d.control.hangup();
-      }
-    } catch (err) {
-      this.#onProviderError('twilio', err);
+      await this.#control(action);
+    } catch {
+      // A failed hang-up is covered by the telephony layer, which closes the stream either way.
+      if (this.#stopped || action.type === 'end') return;
+      // The transfer did not happen: the call must not go dead. The caller hears so and how to try
+      // again, and the conversation goes on.
+      this.outcome = before === 'abandoned' ? 'failed' : before;
+      this.#ended = false;
+      this.#sayLine(PHRASES.transferFailed);
     }
+  }
+
+  /**
+   * The transfer or hang-up request, with brief retries of a retryable failure (Twilio 429/5xx or
+   * no answer). Not once the call is gone: the first attempt may have worked after all, and a
+   * repeated transfer would ring the desk twice. Throws the last error.
+   */
+  async #control(action: ToolAction): Promise<void> {
+    const started = performance.now();
+    const delays = this.#d.controlRetryDelaysMs ?? CONTROL_RETRY_DELAYS_MS;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await (action.type === 'transfer' ? this.#d.control.transfer() : this.#d.control.hangup());
+        return;
+      } catch (err) {
+        this.#onProviderError('twilio', err);
+        const delay = delays[attempt];
+        const retryable = err instanceof AppError && err.retryable;
+        const inBudget =
+          delay !== undefined && performance.now() - started + delay <= CONTROL_RETRY_BUDGET_MS;
+        if (!retryable || !inBudget) throw err;
+        await new Promise((r) => setTimeout(r, delay));
+        if (this.#stopped) throw err;
+      }
+    }
+  }
+
+  /** A fixed line as an ordinary turn of its own: recorded, interruptible, then back to listening. */
+  #sayLine(text: string): void {
+    const turn = this.#newTurn();
+    const message = { role: 'assistant' as const, content: text };
+    this.history.push(message);
+    turn.messages.push(message);
+    turn.speech.sayPhrase(text, message);
+    this.#d.onState('speaking');
+    void turn.speech.drained().then(() => {
+      turn.finishedProducing = true;
+      this.#maybeTurnDone(turn);
+    });
   }
 
   #maybeTurnDone(turn: ActiveTurn): void {
@@ -448,4 +605,12 @@ export class CallAgent {
     if (this.outcome === 'abandoned' && this.#callerTurns > 0) return 'info';
     return this.outcome;
   }
+}
+
+function resultJson(r: ToolRun): string {
+  return JSON.stringify(r.result) ?? 'null';
+}
+
+function isError(r: ToolRun): boolean {
+  return typeof r.result === 'object' && r.result !== null && 'error' in r.result;
 }

@@ -8,6 +8,9 @@ export const PHRASES = {
   transfer: 'Sure, let me connect you with a service advisor. One moment please.',
   handOff:
     "I'm sorry, I'm having trouble hearing you on this line. Let me connect you with a service advisor. One moment please.",
+  // Said when the transfer itself failed; it names what works without speech-to-text too (the key).
+  transferFailed:
+    "I'm sorry, I couldn't connect you with a service advisor just now. You can press zero to try again, or call us back in a few minutes.",
   goodbye: 'Thanks for calling Bayline Motors. Goodbye!',
   didNotCatch: "Sorry, I didn't catch that. Could you say it again?",
 } as const;

@@ -9,7 +9,10 @@ export interface SpeechOutput {
   clear(): { unplayed: string[] };
 }
 
-/** What the agent can do to the call itself. */
+/**
+ * What the agent can do to the call itself. A rejection with a retryable AppError (Twilio 429/5xx,
+ * no answer) is retried briefly by the agent, so implementations do not retry themselves.
+ */
 export interface CallControl {
   transfer(): Promise<void>;
   hangup(): Promise<void>;
@@ -19,6 +22,7 @@ export type ToolAction = { type: 'transfer'; reason: string } | { type: 'end' };
 
 export interface ToolRunner {
   readonly specs: ToolSpec[];
+  /** The agent answers the model with a TIMEOUT past its deadline and keeps a later result. */
   execute(
     name: string,
     argsJson: string,

@@ -261,8 +261,13 @@ export class MediaStreamConnection {
           await this.#d.rest.updateCallTwiml(callSid, transferTwiml(this.#d.transferNumber));
         },
         hangup: async () => {
-          await this.#d.rest.completeCall(callSid);
-          this.#socket.close(1000, 'call ended');
+          try {
+            await this.#d.rest.completeCall(callSid);
+          } finally {
+            // Closing our side of <Connect><Stream> (the answer's only verb) ends the call too: a
+            // failed REST hang-up must not leave the caller in dead air.
+            this.#socket.close(1000, 'call ended');
+          }
         },
       },
       onTurn: (turn) => {

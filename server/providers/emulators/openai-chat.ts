@@ -99,6 +99,13 @@ export class ChatCompletionsEmulator extends StandaloneEmulator {
       return;
     }
     this.requests.add(body);
+    // OpenAI refuses a malformed history on every request, so must the emulator: otherwise a test
+    // cannot see the agent break it.
+    const invalid = historyError(body.messages);
+    if (invalid) {
+      sendJson(res, 400, openAiError(invalid, 'invalid_request_error'));
+      return;
+    }
     const fault = this.faults.take();
     if (fault?.kind === 'status') {
       const headers: Record<string, string> = fault.status === 429 ? { 'retry-after': '1' } : {};
@@ -173,6 +180,40 @@ export class ChatCompletionsEmulator extends StandaloneEmulator {
     }
     res.end('data: [DONE]\n\n');
   }
+}
+
+/**
+ * The rules OpenAI enforces on a conversation's tool rounds (its messages, quoted): an assistant
+ * message with `tool_calls` is followed at once by one `tool` message per call id; a `tool` message
+ * appears nowhere else; an assistant message without tool calls has content. Null when all hold.
+ */
+export function historyError(messages: readonly unknown[]): string | null {
+  const unanswered = (ids: Set<string>) =>
+    "An assistant message with 'tool_calls' must be followed by tool messages responding to each " +
+    `'tool_call_id'. The following tool_call_ids did not have response messages: ${[...ids].join(', ')}`;
+  // The call ids of the tool round in progress, while its tool messages follow; null elsewhere.
+  let open: Set<string> | null = null;
+  for (const raw of messages) {
+    const m = (raw ?? {}) as {
+      role?: unknown;
+      content?: unknown;
+      tool_calls?: unknown;
+      tool_call_id?: unknown;
+    };
+    if (m.role === 'tool') {
+      if (!open?.delete(String(m.tool_call_id)))
+        return "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'.";
+      continue;
+    }
+    if (open && open.size > 0) return unanswered(open);
+    open = null;
+    if (m.role !== 'assistant') continue;
+    if (Array.isArray(m.tool_calls) && m.tool_calls.length > 0)
+      open = new Set(m.tool_calls.map((c) => String((c as { id?: unknown } | null)?.id)));
+    else if (m.content === null || m.content === undefined)
+      return "Invalid value for 'content': expected a string, got null.";
+  }
+  return open && open.size > 0 ? unanswered(open) : null;
 }
 
 /** Role first, then text a word at a time, then each tool call: name, then arguments in pieces. */

@@ -1,0 +1,145 @@
+/**
+ * Transfers and hang-ups: an announced action goes ahead whatever the caller says over it, and a
+ * failed transfer is retried and, failing still, never leaves the caller in silence.
+ */
+import { PHRASES } from '../../../server/conversation/phrases';
+import { ProviderError } from '../../../server/platform/errors';
+import { agentHarness, settle, text, toolCalls } from './agent-fakes';
+
+/** Call control whose requests fail as the test says; counts every attempt. */
+function failingControl(failures: { transfer?: number[]; hangup?: number[] }) {
+  const attempts = { transfer: 0, hangup: 0 };
+  const attempt = async (kind: 'transfer' | 'hangup') => {
+    const status = failures[kind]?.[attempts[kind]++];
+    if (status !== undefined)
+      throw new ProviderError('twilio', `call update failed (status ${status})`, { status });
+  };
+  return {
+    attempts,
+    control: { transfer: () => attempt('transfer'), hangup: () => attempt('hangup') },
+  };
+}
+
+const goodbyeTurn = [text('Thanks for calling, goodbye!'), toolCalls(['e1', 'end_call'])];
+const endCall = async () => ({ result: { ok: true }, action: { type: 'end' as const } });
+
+describe('CallAgent actions', () => {
+  it('talking over the transfer announcement does not cancel the transfer', async () => {
+    const h = agentHarness([]);
+    h.agent.onDtmf('0');
+    await settle();
+    h.agent.onSustainedSpeech();
+    h.agent.onTranscript('Hello? Are you there?');
+    await settle();
+    expect(h.clears()).toBe(0);
+    expect(h.llm.requests).toHaveLength(0);
+    h.echoAll();
+    await settle();
+    expect(h.control.transfers).toBe(1);
+    expect(h.turns.filter((t) => t.role === 'caller').map((t) => t.text)).toContain('Hello? Are you there?');
+  });
+
+  it('"thanks, bye" over the goodbye still hangs up, without another model turn', async () => {
+    const h = agentHarness([goodbyeTurn], { execute: endCall });
+    h.agent.onTranscript("No, that's all");
+    await settle();
+    h.agent.onSustainedSpeech();
+    h.agent.onTranscript('Great, thanks, bye');
+    await settle();
+    expect(h.clears()).toBe(0);
+    h.echoAll();
+    await settle();
+    expect(h.control.hangups).toBe(1);
+    expect(h.llm.requests).toHaveLength(1);
+  });
+
+  it('the speech-to-text hand-off goes through while the caller keeps talking', async () => {
+    const h = agentHarness([]);
+    h.agent.handOff('speech-to-text unreachable');
+    await settle();
+    h.agent.onSustainedSpeech();
+    await settle();
+    h.echoAll();
+    await settle();
+    expect(h.control.transfers).toBe(1);
+    expect(h.tts.texts).toEqual([PHRASES.handOff]);
+  });
+
+  it('keys over an announced goodbye are ignored, except 0, which asks for a person instead', async () => {
+    const h = agentHarness([goodbyeTurn], { execute: endCall });
+    h.agent.onTranscript("No, that's all");
+    await settle();
+    h.agent.onDtmf('5');
+    await settle();
+    expect(h.clears()).toBe(0);
+    expect(h.llm.requests).toHaveLength(1);
+    h.agent.onDtmf('0');
+    await settle();
+    h.echoAll();
+    await settle();
+    expect(h.control).toEqual({ transfers: 1, hangups: 0 });
+  });
+
+  it('a transfer refused once (Twilio 500) is retried and happens', async () => {
+    const { attempts, control } = failingControl({ transfer: [500] });
+    const h = agentHarness([], { control });
+    h.agent.onDtmf('0');
+    await settle();
+    h.echoAll();
+    await settle(60);
+    expect(attempts.transfer).toBe(2);
+    expect(h.tts.texts).not.toContain(PHRASES.transferFailed);
+    expect(h.agent.finalOutcome()).toBe('transferred');
+  });
+
+  it('a transfer that keeps failing: the caller hears so, the call goes on, and 0 tries again', async () => {
+    const { attempts, control } = failingControl({ transfer: [503, 503, 503] });
+    const h = agentHarness([[text('We open at eight on Saturday.')]], { control });
+    h.agent.onDtmf('0');
+    await settle();
+    h.echoAll();
+    await settle(60);
+    expect(attempts.transfer).toBe(3); // the first try and two retries
+    expect(h.tts.texts).toEqual([PHRASES.transfer, PHRASES.transferFailed]);
+    expect(h.agent.finalOutcome()).toBe('failed');
+    h.echoAll();
+    // Not dead: the caller is answered again.
+    h.agent.onTranscript('What time do you open on Saturday?');
+    await settle();
+    expect(h.tts.texts.at(-1)).toBe('We open at eight on Saturday.');
+    const request = h.llm.requests[0] ?? [];
+    expect(request.filter((m) => m.role === 'assistant').map((m) => m.content)).toEqual([
+      PHRASES.transfer,
+      PHRASES.transferFailed,
+    ]);
+    h.echoAll();
+    // The fourth attempt is the caller's second 0, and it works.
+    h.agent.onDtmf('0');
+    await settle();
+    h.echoAll();
+    await settle();
+    expect(attempts.transfer).toBe(4);
+    expect(h.agent.finalOutcome()).toBe('transferred');
+  });
+
+  it('a transfer refused for good (Twilio 400) is not retried; the caller hears so at once', async () => {
+    const { attempts, control } = failingControl({ transfer: [400] });
+    const h = agentHarness([], { control });
+    h.agent.onDtmf('0');
+    await settle();
+    h.echoAll();
+    await settle(60);
+    expect(attempts.transfer).toBe(1);
+    expect(h.tts.texts).toEqual([PHRASES.transfer, PHRASES.transferFailed]);
+  });
+
+  it('a failed hang-up is retried', async () => {
+    const { attempts, control } = failingControl({ hangup: [429] });
+    const h = agentHarness([goodbyeTurn], { execute: endCall, control });
+    h.agent.onTranscript("No, that's all");
+    await settle();
+    h.echoAll();
+    await settle(60);
+    expect(attempts.hangup).toBe(2);
+  });
+});
