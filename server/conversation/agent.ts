@@ -173,14 +173,15 @@ export class CallAgent {
   }
 
   /**
-   * The call cannot go on by voice (speech-to-text unreachable): an apology, then the transfer to
-   * the desk, as for DTMF 0. Whatever is playing is cut; the caller is never left in silence.
+   * The call cannot go on by voice (speech-to-text unreachable, or no dealership facts to work
+   * with): `line`, then the transfer to the desk, as for DTMF 0. Whatever is playing is cut; the
+   * caller is never left in silence.
    */
-  handOff(reason: string): void {
+  handOff(reason: string, line: string = PHRASES.handOff): void {
     // An announced transfer or goodbye already ends the call's voice part.
     if (this.#ended || this.#acting()) return;
     if (this.#turn && !this.#turn.interrupted) this.#bargeIn();
-    this.#speakAndAct(PHRASES.handOff, { type: 'transfer', reason });
+    this.#speakAndAct(line, { type: 'transfer', reason });
   }
 
   onMark(name: string): void {

@@ -8,6 +8,9 @@ export const PHRASES = {
   transfer: 'Sure, let me connect you with a service advisor. One moment please.',
   handOff:
     "I'm sorry, I'm having trouble hearing you on this line. Let me connect you with a service advisor. One moment please.",
+  // Said instead of the greeting when the dealership's facts cannot be read (Postgres down since start).
+  handOffNoFacts:
+    "Thanks for calling. I can't reach our scheduling system right now, so let me connect you with a service advisor. One moment please.",
   // Said when the transfer itself failed; it names what works without speech-to-text too (the key).
   transferFailed:
     "I'm sorry, I couldn't connect you with a service advisor just now. You can press zero to try again, or call us back in a few minutes.",
@@ -16,6 +19,9 @@ export const PHRASES = {
 } as const;
 
 export type PhraseName = keyof typeof PHRASES;
+
+/** The greeting's name for a dealership whose facts were never loaded (Postgres down since start). */
+export const UNKNOWN_DEALERSHIP_NAME = 'the dealership';
 
 export function greetingText(dealershipName: string, firstName: string | null): string {
   return firstName

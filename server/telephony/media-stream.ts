@@ -1,9 +1,10 @@
 import type { WebSocket } from 'ws';
 import { CallAgent, type AgentTurn } from '../conversation/agent';
-import { greetingText } from '../conversation/phrases';
+import { greetingText, PHRASES, UNKNOWN_DEALERSHIP_NAME } from '../conversation/phrases';
 import { systemPrompt } from '../conversation/prompts';
 import type { CustomerView } from '../customers';
 import type { Logger } from '../platform/logger';
+import { within } from '../platform/within';
 import type { SttStream } from '../providers/types';
 import {
   DEFAULT_FRAME_LIMITS,
@@ -222,7 +223,12 @@ export class MediaStreamConnection {
       },
     });
     this.#pacer = pacer;
-    const dealership = await this.#d.dealership();
+    // Served from memory once loaded; it fails only when Postgres has been down since this
+    // instance started. Then there are no hours, services or bookings to offer: a person can help.
+    const dealership = await this.#d.dealership().catch((err: unknown) => {
+      this.#log.error({ err }, 'dealership facts unavailable; handing the caller to the desk');
+      return null;
+    });
     if (this.#finished) return;
     const agent = new CallAgent({
       callSid,
@@ -241,7 +247,7 @@ export class MediaStreamConnection {
           void this.#d.sessions.update(callSid, { customerId: c.id }).catch(() => undefined);
         },
       }),
-      systemPrompt: systemPrompt(dealership, prepared.customer, new Date()),
+      systemPrompt: dealership ? systemPrompt(dealership, prepared.customer, new Date()) : '',
       output: {
         push: (audio) => pacer.push(audio),
         mark: (name) => pacer.mark(name),
@@ -281,10 +287,15 @@ export class MediaStreamConnection {
       },
     });
     this.#agent = agent;
-    agent.greet(prepared.greetingText, prepared.greetingAudio);
     void this.#d.sessions
       .update(callSid, { streamSid: frame.start.streamSid, state: 'speaking', owner: this.#d.instanceId })
       .catch(() => undefined);
+    if (!dealership) {
+      this.#heldForStt = null;
+      agent.handOff('dealership facts unavailable', PHRASES.handOffNoFacts);
+      return;
+    }
+    agent.greet(prepared.greetingText, prepared.greetingAudio);
     const stt = await this.#openStt(callSid, prepared.stt);
     if (this.#finished) {
       await stt?.close();
@@ -403,8 +414,11 @@ export class MediaStreamConnection {
     // The session holds no phone number (no PII in Redis); a known caller is found by id.
     if (session?.customerId)
       customer = await this.#d.customers.lookupById(session.customerId).catch(() => null);
-    const dealership = await this.#d.dealership();
-    const text = greetingText(dealership.name, customer?.firstName ?? null);
+    const name = await this.#d.dealership().then(
+      (d) => d.name,
+      () => UNKNOWN_DEALERSHIP_NAME,
+    );
+    const text = greetingText(name, customer?.firstName ?? null);
     return {
       callSid,
       fromE164: null,
@@ -459,16 +473,6 @@ export class MediaStreamConnection {
     await this.#d.sessions.releaseLock(callSid, this.#connId).catch(() => undefined);
     await this.#d.sessions.delete(callSid).catch(() => undefined);
   }
-}
-
-/** `p`, or a rejection once `ms` have passed; `p` settling later is ignored (never unhandled). */
-function within<T>(p: Promise<T>, ms: number): Promise<T> {
-  p.catch(() => undefined);
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
 }
 
 /**

@@ -1,8 +1,9 @@
 import { parse as parseQuery } from 'node:querystring';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type {} from '@fastify/websocket';
-import { greetingText } from '../conversation/phrases';
+import { greetingText, UNKNOWN_DEALERSHIP_NAME } from '../conversation/phrases';
 import { maskPhone, normalizePhone } from '../platform/phone';
+import { within } from '../platform/within';
 import { SignatureCheck, signatureError } from './signature';
 import { answerTwiml, apologyTwiml } from './twiml';
 import { MediaStreamConnection } from './media-stream';
@@ -11,8 +12,6 @@ import type { VoiceDeps } from './voice-deps';
 const OVERFLOW_MESSAGE =
   'Thanks for calling. All of our lines are busy right now; please hold while we connect you to a service advisor.';
 const HANDOFF_MESSAGE = 'Thanks for calling. Please hold while we connect you to a service advisor.';
-/** Greets by when the dealership's facts have never been loaded (Postgres down since start). */
-const FALLBACK_DEALERSHIP_NAME = 'the dealership';
 /**
  * How long ring time waits for the dealership's name. Once loaded it answers at once (served
  * stale while it refreshes), so this only bounds a cold start against an unreachable Postgres.
@@ -23,15 +22,6 @@ const DEALERSHIP_WARM_MS = 3000;
 const WS_MAX_PAYLOAD = 64 * 1024;
 
 type Form = Record<string, string>;
-
-/** `promise`, or a rejection after `ms`; the promise itself carries on (and fills caches). */
-function within<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 function form(req: FastifyRequest): Form {
   const body = (req.body ?? {}) as Record<string, unknown>;
@@ -83,7 +73,7 @@ export async function telephonyRoutes(app: FastifyInstance, d: VoiceDeps): Promi
         (dealership) => dealership.name,
         (err: unknown) => {
           d.log.warn({ err, callSid }, 'dealership unavailable; greeting without its name');
-          return FALLBACK_DEALERSHIP_NAME;
+          return UNKNOWN_DEALERSHIP_NAME;
         },
       ),
     ]);

@@ -16,7 +16,7 @@ import { RedisSessionStore } from '../../server/sessions';
 import { CustomerDirectory, CustomerRepository } from '../../server/customers';
 import { createProviders } from '../../server/providers';
 import { createDemoBrain, startEmulators, type RunningEmulators } from '../../server/providers/emulators';
-import type { PhraseCache } from '../../server/conversation/phrases';
+import { PHRASES, type PhraseCache } from '../../server/conversation/phrases';
 import { signRequest } from '../../server/telephony/signature';
 import { createVoice } from '../../server/voice';
 import { createTestDb, DATABASE_URL, type TestDb } from '../support/pg';
@@ -24,7 +24,7 @@ import { createTestRedis, type TestRedis } from '../support/redis';
 import { testCipher } from '../support/keys';
 import { TwilioCaller } from '../support/twilio-caller';
 import { freePort, nextMondayMorning, TZ } from './harness';
-import { agentReply } from './flow';
+import { agentReply, until } from './flow';
 
 jest.setTimeout(60_000);
 
@@ -269,5 +269,21 @@ describe('Postgres down since start (the dealership never loaded)', () => {
       'Thanks for calling the dealership service. How can I help you today?',
     );
     expect(await stack.postStatus(caller.callSid, 'completed')).toMatchObject({ status: 204 });
+  });
+
+  it('the stream is not closed (1011): the caller hears why and is put through to the desk', async () => {
+    const caller = stack.caller('+13125550199');
+    const ring = await caller.placeCall();
+    expect(ring.streamUrl).toBeDefined();
+    await caller.connect();
+    const transfers = () =>
+      stack.emulators.twilio.requests.all.filter((r) => r.callSid === caller.callSid && r.form.Twiml);
+    // The announcement plays out, its mark comes back, and the live call is sent to the desk.
+    await until(() => transfers().length > 0, 15_000);
+    expect(transfers()[0]?.form.Twiml).toContain('<Dial>+13125550100</Dial>');
+    expect(synthesised(stack)).toContain(PHRASES.handOffNoFacts);
+    expect(caller.media.length).toBeGreaterThan(0);
+    expect(caller.closeCode).toBeUndefined();
+    await caller.stop();
   });
 });
