@@ -7,7 +7,7 @@ import { createDemoBrain, type ChatRequestBody } from '../../server/providers/em
 import { historyError } from '../../server/providers/emulators/openai-chat';
 import { PHRASES } from '../../server/conversation/phrases';
 import { startStack, TZ, type Stack } from './harness';
-import { agentReply, callTurns, finalCall, say, until } from './flow';
+import { agentReply, callTurns, finalCall, providerErrorCount, restRequests, say, until } from './flow';
 
 jest.setTimeout(90_000);
 
@@ -20,20 +20,10 @@ afterAll(async () => {
 });
 afterEach(() => {
   jest.restoreAllMocks();
-  stack.emulators.openai.chat.respond(createDemoBrain({ now: () => stack.now, timeZone: TZ }));
-  stack.emulators.twilio.faults.clear();
-  stack.emulators.openai.realtime.resetFaults();
+  stack.resetProviders();
 });
 
-const callRequests = (callSid: string) =>
-  stack.emulators.twilio.requests.all.filter((r) => r.callSid === callSid);
-
 const DIAL_DESK = '<?xml version="1.0" encoding="UTF-8"?><Response><Dial>+13125550100</Dial></Response>';
-
-async function twilioErrors(): Promise<number> {
-  const { values } = await stack.metrics.providerErrors.get();
-  return values.filter((v) => v.labels.kind === 'twilio').reduce((n, v) => n + v.value, 0);
-}
 
 type Message = { role: string; content: unknown; tool_calls?: unknown[] };
 const messagesOf = (body: ChatRequestBody) => (body.messages ?? []) as Message[];
@@ -100,8 +90,8 @@ describe('a Twilio REST failure on the action itself', () => {
     await agentReply(caller, 0);
     stack.emulators.twilio.fail({ kind: 'status', status: 500 }, 1);
     caller.dtmf('0');
-    await until(() => callRequests(caller.callSid).length > 0, 15_000);
-    expect(callRequests(caller.callSid)[0]?.form.Twiml).toBe(DIAL_DESK);
+    await until(() => restRequests(stack, caller.callSid).length > 0, 15_000);
+    expect(restRequests(stack, caller.callSid)[0]?.form.Twiml).toBe(DIAL_DESK);
     await caller.stop();
     expect(await finalCall(stack, caller.callSid)).toMatchObject({ outcome: 'transferred' });
     expect((await callTurns(stack, caller.callSid)).map((t) => t.text)).not.toContain(PHRASES.transferFailed);
@@ -110,17 +100,17 @@ describe('a Twilio REST failure on the action itself', () => {
   it('a transfer that keeps failing: the caller hears so, is still answered, and 0 tries again', async () => {
     const caller = await stack.dial({ from: '+13125550199' });
     await agentReply(caller, 0);
-    const before = await twilioErrors();
+    const before = await providerErrorCount(stack, 'twilio');
     stack.emulators.twilio.fail({ kind: 'status', status: 500 }, 3);
     caller.dtmf('0');
-    await until(async () => (await twilioErrors()) - before >= 3, 15_000);
+    await until(async () => (await providerErrorCount(stack, 'twilio')) - before >= 3, 15_000);
     const failedAt = caller.now();
     await agentReply(caller, failedAt, 10_000);
     const spoke = caller.now();
     await say(caller, 'hours');
     expect(caller.media.filter((m) => m.at > spoke).length).toBeGreaterThan(10);
     caller.dtmf('0');
-    await until(() => callRequests(caller.callSid).length > 0, 15_000);
+    await until(() => restRequests(stack, caller.callSid).length > 0, 15_000);
     await caller.stop();
     expect(await finalCall(stack, caller.callSid)).toMatchObject({ outcome: 'transferred' });
     const turns = (await callTurns(stack, caller.callSid)).map((t) => t.text);
@@ -149,10 +139,10 @@ describe('talking over an announced action', () => {
     await caller.waitFor((c) => c.media.some((m) => m.at > pressed), 5000);
     const announcing = caller.now();
     const talking = caller.speak('hours');
-    await until(() => callRequests(caller.callSid).length > 0, 20_000);
+    await until(() => restRequests(stack, caller.callSid).length > 0, 20_000);
     await talking;
     expect(caller.clears.filter((t) => t > announcing)).toEqual([]);
-    expect(callRequests(caller.callSid)[0]?.form.Twiml).toBe(DIAL_DESK);
+    expect(restRequests(stack, caller.callSid)[0]?.form.Twiml).toBe(DIAL_DESK);
     await caller.stop();
     expect(await finalCall(stack, caller.callSid)).toMatchObject({ outcome: 'transferred' });
   });
@@ -167,7 +157,7 @@ describe('talking over an announced action', () => {
     void caller.speak('no-thanks');
     await until(() => !caller.isOpen, 20_000);
     expect(caller.clears.filter((t) => t > spoke)).toEqual([]);
-    expect(callRequests(caller.callSid)[0]?.form.Status).toBe('completed');
+    expect(restRequests(stack, caller.callSid)[0]?.form.Status).toBe('completed');
     expect(stack.emulators.openai.chat.requests.all.length - requestsBefore).toBe(1);
   });
 
@@ -178,11 +168,11 @@ describe('talking over an announced action', () => {
     const talk = (async () => {
       while (talking && caller.isOpen) await caller.speak('hours');
     })();
-    await until(() => callRequests(caller.callSid).length > 0, 30_000);
+    await until(() => restRequests(stack, caller.callSid).length > 0, 30_000);
     talking = false;
     await caller.stop();
     await talk;
-    expect(callRequests(caller.callSid)[0]?.form.Twiml).toBe(DIAL_DESK);
+    expect(restRequests(stack, caller.callSid)[0]?.form.Twiml).toBe(DIAL_DESK);
     expect(await finalCall(stack, caller.callSid)).toMatchObject({ outcome: 'transferred' });
   });
 });

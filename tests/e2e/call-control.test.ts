@@ -1,8 +1,16 @@
-import { createDemoBrain } from '../../server/providers/emulators';
 import { PHRASES } from '../../server/conversation/phrases';
 import { sharedTicker } from '../../server/telephony/ticker';
-import { startStack, TZ, type Stack } from './harness';
-import { agentReply, callTurns, finalCall, LONG_REPLY, say, until } from './flow';
+import { startStack, type Stack } from './harness';
+import {
+  agentReply,
+  callTurns,
+  finalCall,
+  LONG_REPLY,
+  providerErrorCount,
+  restRequests,
+  say,
+  until,
+} from './flow';
 
 jest.setTimeout(90_000);
 
@@ -15,14 +23,8 @@ afterAll(async () => {
 });
 afterEach(() => {
   // Whatever a test scripted or broke, the next one starts from a healthy set of providers.
-  stack.emulators.openai.chat.respond(createDemoBrain({ now: () => stack.now, timeZone: TZ }));
-  stack.emulators.openai.chat.faults.clear();
-  stack.emulators.elevenlabs.faults.clear();
-  stack.emulators.openai.realtime.resetFaults();
+  stack.resetProviders();
 });
-
-const callRequests = (callSid: string) =>
-  stack.emulators.twilio.requests.all.filter((r) => r.callSid === callSid);
 
 describe('call control', () => {
   it('DTMF 0 announces, then transfers over REST with <Dial> to the desk', async () => {
@@ -30,8 +32,8 @@ describe('call control', () => {
     await agentReply(caller, 0);
     const pressed = caller.now();
     caller.dtmf('0');
-    await until(() => callRequests(caller.callSid).length > 0, 15_000);
-    const [req] = callRequests(caller.callSid);
+    await until(() => restRequests(stack, caller.callSid).length > 0, 15_000);
+    const [req] = restRequests(stack, caller.callSid);
     expect(req?.form.Twiml).toBe(
       '<?xml version="1.0" encoding="UTF-8"?><Response><Dial>+13125550100</Dial></Response>',
     );
@@ -48,7 +50,7 @@ describe('call control', () => {
     await agentReply(caller, 0);
     await caller.speak('no-thanks');
     await until(() => !caller.isOpen, 20_000);
-    const [req] = callRequests(caller.callSid);
+    const [req] = restRequests(stack, caller.callSid);
     expect(req?.form.Status).toBe('completed');
     expect(caller.pendingMarks).toEqual([]);
     await finalCall(stack, caller.callSid);
@@ -93,11 +95,7 @@ describe('call control', () => {
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
     process.on('unhandledRejection', onUnhandled);
     try {
-      const sttErrors = async () =>
-        (await stack.metrics.providerErrors.get()).values
-          .filter((v) => v.labels.kind === 'stt')
-          .reduce((n, v) => n + v.value, 0);
-      const before = await sttErrors();
+      const before = await providerErrorCount(stack, 'stt');
       // The socket opened at ring time and the first retry are refused; the second retry opens.
       stack.emulators.openai.realtime.refuseConnections(503, 2);
       const caller = await stack.dial({ from: '+13125550142' });
@@ -110,7 +108,7 @@ describe('call control', () => {
         'What time do you open on Saturday?',
       ]);
       expect(turns.map((t) => t.text)).not.toContain(PHRASES.handOff);
-      expect((await sttErrors()) - before).toBe(2);
+      expect((await providerErrorCount(stack, 'stt')) - before).toBe(2);
       expect(unhandled).toEqual([]);
     } finally {
       process.off('unhandledRejection', onUnhandled);
@@ -139,8 +137,8 @@ describe('call control', () => {
     stack.emulators.openai.realtime.refuseConnections(503, 100);
     const caller = await stack.dial({ from: '+13125550199' });
     await agentReply(caller, 0);
-    await until(() => callRequests(caller.callSid).length > 0, 20_000);
-    expect(callRequests(caller.callSid)[0]?.form.Twiml).toBe(
+    await until(() => restRequests(stack, caller.callSid).length > 0, 20_000);
+    expect(restRequests(stack, caller.callSid)[0]?.form.Twiml).toBe(
       '<?xml version="1.0" encoding="UTF-8"?><Response><Dial>+13125550100</Dial></Response>',
     );
     expect(caller.isOpen).toBe(true);

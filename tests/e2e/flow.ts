@@ -43,6 +43,16 @@ export const LONG_REPLY =
   'On Wednesday the afternoon is mostly free. Thursday is busy but we can fit a short service. ' +
   'Friday morning also has room for an oil change. Saturday we are open until two in the afternoon.';
 
+/** The Twilio REST requests the server made for one call (a transfer, a hang-up). */
+export const restRequests = (stack: Stack, callSid: string) =>
+  stack.emulators.twilio.requests.all.filter((r) => r.callSid === callSid);
+
+/** How many provider errors of one kind (`stt`, `stt_lost`, `twilio`…) the server has counted. */
+export async function providerErrorCount(stack: Stack, kind: string): Promise<number> {
+  const { values } = await stack.metrics.providerErrors.get();
+  return values.filter((v) => v.labels.kind === kind).reduce((n, v) => n + v.value, 0);
+}
+
 /** Polls a condition that no caller event signals (REST requests, database rows). */
 export async function until(predicate: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -9,6 +9,8 @@ import { loadConfig, type Config } from '../../server/config';
 import { createLogger } from '../../server/platform/logger';
 import { createMetrics, type Metrics } from '../../server/platform/metrics';
 import { RedisKv } from '../../server/platform/kv';
+import type { Db } from '../../server/platform/postgres';
+import { connectRedis, createRedis, type RedisClient } from '../../server/platform/redis';
 import { seedDemo } from '../../server/platform/seed';
 import { RedisSessionStore } from '../../server/sessions';
 import { CustomerDirectory, CustomerRepository } from '../../server/customers';
@@ -19,12 +21,14 @@ import {
   type EmulatorOptions,
   type RunningEmulators,
 } from '../../server/providers/emulators';
+import type { PhraseCache } from '../../server/conversation/phrases';
 import { createVoice } from '../../server/voice';
 import type { PiiCipher } from '../../server/platform/crypto';
 import { createTestDb, type TestDb } from '../support/pg';
 import { createTestRedis, type TestRedis } from '../support/redis';
 import { testCipher } from '../support/keys';
 import { TwilioCaller, type TwilioCallerOptions } from '../support/twilio-caller';
+import { postSignedWebhook, type RingResult } from '../support/twilio-webhook';
 
 export const TZ = 'America/Chicago';
 
@@ -51,7 +55,12 @@ export interface Stack {
   tr: TestRedis;
   cipher: PiiCipher;
   metrics: Metrics;
+  phrases: PhraseCache;
   now: Date;
+  /** Undoes what a test scripted or broke: the demo brain answers again and no emulator fails. */
+  resetProviders(): void;
+  /** Twilio's signed status callback for a call. */
+  postStatus(callSid: string, status: string): Promise<RingResult>;
   dial(opts?: Partial<TwilioCallerOptions>): Promise<TwilioCaller>;
   caller(opts?: Partial<TwilioCallerOptions>): TwilioCaller;
   close(): Promise<void>;
@@ -65,14 +74,27 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export async function startStack(
-  opts: { emulators?: EmulatorOptions; env?: Record<string, string> } = {},
-): Promise<Stack> {
+export interface StackOptions {
+  emulators?: EmulatorOptions;
+  env?: Record<string, string>;
+  /**
+   * The product's own Redis client (createRedis from config) reaches Redis at this URL, e.g. a proxy
+   * the test controls; by default it shares the test's client. Keys stay under the test's prefix.
+   */
+  redisUrl?: string;
+  /** The product's pool (e.g. through a gate the test controls); by default the test schema's. */
+  db?: (tdb: TestDb) => Db;
+  /** Synthesise the fixed phrases before the first call (default true). */
+  warmPhrases?: boolean;
+}
+
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const now = nextMondayMorning();
   const tdb = await createTestDb();
   const tr = await createTestRedis();
   const cipher = testCipher();
   await seedDemo(tdb.db, cipher);
+  const db = opts.db ? opts.db(tdb) : tdb.db;
   const emulators = await startEmulators({
     ...opts.emulators,
     elevenlabs: { msPerChar: 25, ...opts.emulators?.elevenlabs },
@@ -85,23 +107,32 @@ export async function startStack(
   const config = loadConfig({
     PORT: String(port),
     PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+    ...(opts.redisUrl ? { REDIS_URL: opts.redisUrl } : {}),
     REDIS_KEY_PREFIX: tr.prefix,
     TRANSFER_PHONE_NUMBER: '+13125550100',
     LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'silent',
     ...opts.env,
   });
+  let productRedis: RedisClient | undefined;
+  if (opts.redisUrl) {
+    if (config.redis.kind === 'memory') throw new Error('REDIS_URL was not taken');
+    productRedis = createRedis(config.redis);
+    await connectRedis(productRedis, 5000);
+  }
+  const redis = productRedis ?? tr.redis;
   const logger = createLogger({ level: config.logLevel, destination: process.stderr });
   const metrics = createMetrics();
   const sessions = new RedisSessionStore({
-    redis: tr.redis,
+    redis,
     prefix: tr.prefix,
     ttlSeconds: config.sessionTtlSeconds,
     cipher,
     metrics,
   });
+  const kv = new RedisKv(redis, tr.prefix, metrics);
   const customers = new CustomerDirectory({
-    repo: new CustomerRepository(tdb.db, cipher),
-    kv: new RedisKv(tr.redis, tr.prefix, metrics),
+    repo: new CustomerRepository(db, cipher),
+    kv,
     cipher,
     ttlSeconds: config.customerCacheTtlSeconds,
     metrics,
@@ -111,17 +142,16 @@ export async function startStack(
   const voice = createVoice({
     config,
     logger,
-    runtime: { db: tdb.db, cipher, sessions, customers, metrics },
+    runtime: { db, cipher, sessions, customers, metrics },
     providers,
     lifecycle,
     now: () => now,
   });
-  const kv = new RedisKv(tr.redis, tr.prefix, metrics);
   const app = await buildApp({
     config,
     logger,
     metrics,
-    db: tdb.db,
+    db,
     cipher,
     kv,
     authSigningKeys: new Map([[1, Buffer.alloc(32, 7)]]),
@@ -131,7 +161,7 @@ export async function startStack(
     voice: voice.deps,
   });
   await app.listen({ port, host: '127.0.0.1' });
-  await voice.phrases.warm();
+  if (opts.warmPhrases !== false) await voice.phrases.warm();
   const baseUrl = `http://127.0.0.1:${port}`;
   const callers: TwilioCaller[] = [];
   const callerOpts = (o: Partial<TwilioCallerOptions>): TwilioCallerOptions => ({
@@ -149,7 +179,24 @@ export async function startStack(
     tr,
     cipher,
     metrics,
+    phrases: voice.phrases,
     now,
+    resetProviders() {
+      emulators.openai.chat.respond(createDemoBrain({ now: () => now, timeZone: TZ }));
+      emulators.openai.chat.faults.clear();
+      emulators.elevenlabs.faults.clear();
+      emulators.twilio.faults.clear();
+      emulators.openai.realtime.resetFaults();
+    },
+    postStatus(callSid, status) {
+      return postSignedWebhook({
+        baseUrl,
+        publicBaseUrl: config.publicBaseUrl,
+        path: '/twilio/status',
+        authToken: config.twilio.authToken,
+        params: { CallSid: callSid, AccountSid: config.twilio.accountSid, CallStatus: status },
+      });
+    },
     caller(o = {}) {
       const c = new TwilioCaller(callerOpts(o));
       callers.push(c);
@@ -164,7 +211,9 @@ export async function startStack(
       await Promise.all(callers.map((c) => c.close().catch(() => undefined)));
       await app.close();
       voice.registry.close();
+      productRedis?.disconnect();
       await emulators.close();
+      if (db !== tdb.db) await db.close().catch(() => undefined);
       await tr.cleanup();
       await tdb.drop();
     },

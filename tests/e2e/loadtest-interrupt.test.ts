@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { withLock } from '../../scripts/loadtest-target';
 import { DATABASE_URL } from '../support/pg';
-import { REDIS_URL } from '../support/redis';
+import { REDIS_URL, scanKeys } from '../support/redis';
 
 const REPO = path.resolve(__dirname, '../..');
 const LOCK = path.join(REPO, 'dist', '.loadtest-build.lock');
@@ -118,14 +118,7 @@ async function keysUnder(prefix: string): Promise<string[]> {
   const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
   await redis.connect();
   try {
-    const found: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      found.push(...batch);
-    } while (cursor !== '0');
-    return found;
+    return await scanKeys(redis, `${prefix}*`);
   } finally {
     await redis.quit();
   }

@@ -4,27 +4,11 @@
  * does, while the shared PostgreSQL keeps serving the other test files.
  */
 import net from 'node:net';
-import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../../server/app';
-import { loadConfig, type Config } from '../../server/config';
-import { createLogger } from '../../server/platform/logger';
-import { createMetrics } from '../../server/platform/metrics';
-import { RedisKv } from '../../server/platform/kv';
-import { createDb, type Db } from '../../server/platform/postgres';
-import { seedDemo } from '../../server/platform/seed';
-import { RedisSessionStore } from '../../server/sessions';
-import { CustomerDirectory, CustomerRepository } from '../../server/customers';
-import { createProviders } from '../../server/providers';
-import { createDemoBrain, startEmulators, type RunningEmulators } from '../../server/providers/emulators';
-import { PHRASES, type PhraseCache } from '../../server/conversation/phrases';
-import { signRequest } from '../../server/telephony/signature';
-import { createVoice } from '../../server/voice';
-import { createTestDb, DATABASE_URL, type TestDb } from '../support/pg';
-import { createTestRedis, type TestRedis } from '../support/redis';
-import { testCipher } from '../support/keys';
-import { TwilioCaller } from '../support/twilio-caller';
-import { freePort, nextMondayMorning, TZ } from './harness';
-import { agentReply, until } from './flow';
+import { createDb } from '../../server/platform/postgres';
+import { PHRASES } from '../../server/conversation/phrases';
+import { DATABASE_URL } from '../support/pg';
+import { startStack, type Stack } from './harness';
+import { agentReply, restRequests, until } from './flow';
 
 jest.setTimeout(60_000);
 
@@ -82,114 +66,25 @@ class PgGate {
   }
 }
 
-interface GatedStack {
-  config: Config;
-  baseUrl: string;
-  gate: PgGate;
-  emulators: RunningEmulators;
-  phrases: PhraseCache;
-  caller(from: string): TwilioCaller;
-  postStatus(callSid: string, status: string): Promise<Response>;
-  close(): Promise<void>;
-}
+type GatedStack = Stack & { gate: PgGate };
 
 /** The stack as harness.ts builds it, except that the product's pool goes through the gate. */
 async function startGatedStack(opts: { pgUpAtStart: boolean }): Promise<GatedStack> {
-  const now = nextMondayMorning();
-  const tdb: TestDb = await createTestDb();
-  const tr: TestRedis = await createTestRedis();
-  const cipher = testCipher();
-  await seedDemo(tdb.db, cipher);
   const gate = await new PgGate().start();
   if (!opts.pgUpAtStart) gate.cut();
-  const db: Db = createDb({ url: gate.url(), searchPath: tdb.searchPath, max: 4 });
-  const emulators = await startEmulators({
-    elevenlabs: { msPerChar: 5 },
-    openai: { chat: { handler: createDemoBrain({ now: () => now, timeZone: TZ }) } },
+  const stack = await startStack({
+    env: { MAX_CONCURRENT_CALLS: '1' },
+    emulators: { elevenlabs: { msPerChar: 5 } },
+    db: (tdb) => createDb({ url: gate.url(), searchPath: tdb.searchPath, max: 4 }),
+    // What a ring synthesises is asserted: nothing may be synthesised ahead of it.
+    warmPhrases: false,
   });
-  const port = await freePort();
-  const config = loadConfig({
-    PORT: String(port),
-    PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
-    REDIS_KEY_PREFIX: tr.prefix,
-    TRANSFER_PHONE_NUMBER: '+13125550100',
-    MAX_CONCURRENT_CALLS: '1',
-    LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'silent',
-  });
-  const logger = createLogger({ level: config.logLevel, destination: process.stderr });
-  const metrics = createMetrics();
-  const kv = new RedisKv(tr.redis, tr.prefix, metrics);
-  const sessions = new RedisSessionStore({
-    redis: tr.redis,
-    prefix: tr.prefix,
-    ttlSeconds: config.sessionTtlSeconds,
-    cipher,
-    metrics,
-  });
-  const customers = new CustomerDirectory({
-    repo: new CustomerRepository(db, cipher),
-    kv,
-    cipher,
-    ttlSeconds: config.customerCacheTtlSeconds,
-    metrics,
-  });
-  const lifecycle = { draining: false };
-  const voice = createVoice({
-    config,
-    logger,
-    runtime: { db, cipher, sessions, customers, metrics },
-    providers: createProviders(config, logger, emulators.urls),
-    lifecycle,
-    now: () => now,
-  });
-  const app: FastifyInstance = await buildApp({
-    config,
-    logger,
-    metrics,
-    db,
-    cipher,
-    kv,
-    authSigningKeys: new Map([[1, Buffer.alloc(32, 7)]]),
-    sessions,
-    customers,
-    lifecycle,
-    voice: voice.deps,
-  });
-  await app.listen({ port, host: '127.0.0.1' });
-  const baseUrl = `http://127.0.0.1:${port}`;
-  const callers: TwilioCaller[] = [];
   return {
-    config,
-    baseUrl,
+    ...stack,
     gate,
-    emulators,
-    phrases: voice.phrases,
-    caller(from) {
-      const c = new TwilioCaller({ baseUrl, authToken: config.twilio.authToken, from });
-      callers.push(c);
-      return c;
-    },
-    postStatus(callSid, status) {
-      const url = `${baseUrl}/twilio/status`;
-      const params = { CallSid: callSid, CallStatus: status, AccountSid: config.twilio.accountSid };
-      return fetch(url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          'x-twilio-signature': signRequest(config.twilio.authToken, url, params),
-        },
-        body: new URLSearchParams(params).toString(),
-      });
-    },
     async close() {
-      await Promise.all(callers.map((c) => c.close().catch(() => undefined)));
-      await app.close();
-      voice.registry.close();
-      await emulators.close();
-      await db.close().catch(() => undefined);
+      await stack.close();
       await gate.close();
-      await tr.cleanup();
-      await tdb.drop();
     },
   };
 }
@@ -215,7 +110,7 @@ describe('Postgres down after the dealership was loaded at start', () => {
     // Well past the dealership cache's 60 s: only the last good value can answer now.
     const realNow = Date.now.bind(Date);
     jest.spyOn(Date, 'now').mockImplementation(() => realNow() + 120_000);
-    const caller = stack.caller('+13125550199');
+    const caller = stack.caller({ from: '+13125550199' });
     const ring = await caller.placeCall();
     expect(ring.status).toBe(200);
     expect(ring.streamUrl).toBeDefined();
@@ -235,7 +130,7 @@ describe('Postgres down after the dealership was loaded at start', () => {
     const spy = jest.spyOn(stack.phrases, 'get').mockImplementationOnce(() => {
       throw new Error('synthesis unavailable');
     });
-    const failing = stack.caller('+13125550142');
+    const failing = stack.caller({ from: '+13125550142' });
     const ring = await failing.placeCall();
     expect(spy).toHaveBeenCalled();
     expect(ring.status).toBe(200);
@@ -243,7 +138,7 @@ describe('Postgres down after the dealership was loaded at start', () => {
     expect(ring.body).toContain('<Dial>+13125550100</Dial>');
     expect(ring.body).toContain('<Say');
     // MAX_CONCURRENT_CALLS is 1: a held slot would send the next caller to the desk as overflow.
-    const next = stack.caller('+13125550199');
+    const next = stack.caller({ from: '+13125550199' });
     expect((await next.placeCall()).streamUrl).toBeDefined();
     await stack.postStatus(next.callSid, 'completed');
   });
@@ -259,7 +154,7 @@ describe('Postgres down since start (the dealership never loaded)', () => {
   });
 
   it('the webhook still answers with <Connect><Stream>, greeting without the dealership name', async () => {
-    const caller = stack.caller('+13125550142');
+    const caller = stack.caller({ from: '+13125550142' });
     const started = Date.now();
     const ring = await caller.placeCall();
     expect(ring.status).toBe(200);
@@ -272,12 +167,11 @@ describe('Postgres down since start (the dealership never loaded)', () => {
   });
 
   it('the stream is not closed (1011): the caller hears why and is put through to the desk', async () => {
-    const caller = stack.caller('+13125550199');
+    const caller = stack.caller({ from: '+13125550199' });
     const ring = await caller.placeCall();
     expect(ring.streamUrl).toBeDefined();
     await caller.connect();
-    const transfers = () =>
-      stack.emulators.twilio.requests.all.filter((r) => r.callSid === caller.callSid && r.form.Twiml);
+    const transfers = () => restRequests(stack, caller.callSid).filter((r) => r.form.Twiml);
     // The announcement plays out, its mark comes back, and the live call is sent to the desk.
     await until(() => transfers().length > 0, 15_000);
     expect(transfers()[0]?.form.Twiml).toContain('<Dial>+13125550100</Dial>');

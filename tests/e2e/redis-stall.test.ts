@@ -6,24 +6,8 @@
  * answered; /health/redis says 503; and all is well again once Redis answers.
  */
 import net from 'node:net';
-import { buildApp } from '../../server/app';
-import { loadConfig } from '../../server/config';
-import { createLogger } from '../../server/platform/logger';
-import { createMetrics } from '../../server/platform/metrics';
-import { RedisKv } from '../../server/platform/kv';
-import { connectRedis, createRedis, type RedisClient } from '../../server/platform/redis';
-import { seedDemo } from '../../server/platform/seed';
-import { RedisSessionStore } from '../../server/sessions';
-import { CustomerDirectory, CustomerRepository } from '../../server/customers';
-import { createProviders } from '../../server/providers';
-import { createDemoBrain, startEmulators, type RunningEmulators } from '../../server/providers/emulators';
-import { createVoice } from '../../server/voice';
-import { createTestDb, type TestDb } from '../support/pg';
-import { createTestRedis, REDIS_URL, type TestRedis } from '../support/redis';
-import { testCipher } from '../support/keys';
-import { TwilioCaller } from '../support/twilio-caller';
-import { postSignedWebhook } from '../support/twilio-webhook';
-import { freePort, nextMondayMorning, TZ, type Stack } from './harness';
+import { REDIS_URL } from '../support/redis';
+import { startStack, type Stack } from './harness';
 import { agentReply, callTurns, finalCall, say, until } from './flow';
 
 jest.setTimeout(90_000);
@@ -73,121 +57,6 @@ class FreezableProxy {
   }
 }
 
-/** The server as serve.ts composes it, its Redis client made by the product's createRedis. */
-interface StallStack {
-  baseUrl: string;
-  authToken: string;
-  accountSid: string;
-  proxy: FreezableProxy;
-  tdb: TestDb;
-  tr: TestRedis;
-  emulators: RunningEmulators;
-  cipher: ReturnType<typeof testCipher>;
-  caller(from: string): TwilioCaller;
-  close(): Promise<void>;
-}
-
-async function startStallStack(): Promise<StallStack> {
-  const now = nextMondayMorning();
-  const tdb = await createTestDb();
-  const tr = await createTestRedis();
-  const cipher = testCipher();
-  await seedDemo(tdb.db, cipher);
-  const target = new URL(REDIS_URL);
-  const proxy = new FreezableProxy({ host: target.hostname, port: Number(target.port || 6379) });
-  const proxyUrl = await proxy.listen();
-  const emulators = await startEmulators({
-    elevenlabs: { msPerChar: 25 },
-    openai: { chat: { handler: createDemoBrain({ now: () => now, timeZone: TZ }) } },
-  });
-  const port = await freePort();
-  const config = loadConfig({
-    PORT: String(port),
-    PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
-    REDIS_URL: proxyUrl,
-    REDIS_KEY_PREFIX: tr.prefix,
-    TRANSFER_PHONE_NUMBER: '+13125550100',
-    LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'silent',
-  });
-  if (config.redis.kind === 'memory') throw new Error('REDIS_URL was not taken');
-  const logger = createLogger({ level: config.logLevel, destination: process.stderr });
-  const metrics = createMetrics();
-  const redis: RedisClient = createRedis(config.redis);
-  await connectRedis(redis, 5000);
-  const sessions = new RedisSessionStore({
-    redis,
-    prefix: tr.prefix,
-    ttlSeconds: config.sessionTtlSeconds,
-    cipher,
-    metrics,
-  });
-  const kv = new RedisKv(redis, tr.prefix, metrics);
-  const customers = new CustomerDirectory({
-    repo: new CustomerRepository(tdb.db, cipher),
-    kv,
-    cipher,
-    ttlSeconds: config.customerCacheTtlSeconds,
-    metrics,
-  });
-  const lifecycle = { draining: false };
-  const voice = createVoice({
-    config,
-    logger,
-    runtime: { db: tdb.db, cipher, sessions, customers, metrics },
-    providers: createProviders(config, logger, emulators.urls),
-    lifecycle,
-    now: () => now,
-  });
-  const app = await buildApp({
-    config,
-    logger,
-    metrics,
-    db: tdb.db,
-    cipher,
-    kv,
-    authSigningKeys: new Map([[1, Buffer.alloc(32, 7)]]),
-    sessions,
-    customers,
-    lifecycle,
-    voice: voice.deps,
-  });
-  await app.listen({ port, host: '127.0.0.1' });
-  await voice.phrases.warm();
-  const baseUrl = `http://127.0.0.1:${port}`;
-  const callers: TwilioCaller[] = [];
-  return {
-    baseUrl,
-    authToken: config.twilio.authToken,
-    accountSid: config.twilio.accountSid,
-    proxy,
-    tdb,
-    tr,
-    emulators,
-    cipher,
-    caller(from) {
-      const c = new TwilioCaller({
-        baseUrl,
-        authToken: config.twilio.authToken,
-        accountSid: config.twilio.accountSid,
-        from,
-      });
-      callers.push(c);
-      return c;
-    },
-    async close() {
-      proxy.thaw();
-      await Promise.all(callers.map((c) => c.close().catch(() => undefined)));
-      await app.close();
-      voice.registry.close();
-      redis.disconnect();
-      await proxy.close();
-      await emulators.close();
-      await tr.cleanup();
-      await tdb.drop();
-    },
-  };
-}
-
 /** Resolves with how long `p` took, or rejects once `ms` have passed (a hung request fails the test). */
 async function timed<T>(p: Promise<T>, ms: number): Promise<{ value: T; ms: number }> {
   const started = performance.now();
@@ -203,17 +72,21 @@ async function timed<T>(p: Promise<T>, ms: number): Promise<{ value: T; ms: numb
   }
 }
 
-let stack: StallStack;
-/** flow.ts reads only the database and the cipher, which this stack has as the harness's does. */
-const flowStack = () => stack as unknown as Stack;
+let proxy: FreezableProxy;
+let stack: Stack;
 beforeAll(async () => {
-  stack = await startStallStack();
+  const target = new URL(REDIS_URL);
+  proxy = new FreezableProxy({ host: target.hostname, port: Number(target.port || 6379) });
+  // The product's Redis client goes through the proxy; the test's own (stack.tr) does not.
+  stack = await startStack({ redisUrl: await proxy.listen() });
 });
 afterAll(async () => {
+  proxy?.thaw();
   await stack?.close();
+  await proxy?.close();
 });
 afterEach(() => {
-  stack.proxy.thaw();
+  proxy.thaw();
 });
 
 const healthRedis = async () => {
@@ -221,21 +94,12 @@ const healthRedis = async () => {
   return { status: res.status, body: (await res.json()) as { status: string; error?: string } };
 };
 
-const statusCallback = (callSid: string) =>
-  postSignedWebhook({
-    baseUrl: stack.baseUrl,
-    publicBaseUrl: stack.baseUrl,
-    path: '/twilio/status',
-    authToken: stack.authToken,
-    params: { CallSid: callSid, AccountSid: stack.accountSid, CallStatus: 'completed' },
-  });
-
 describe('Redis connected but not answering', () => {
   it('rung before the stall: the greeting plays at once and the caller is answered', async () => {
-    const caller = stack.caller('+13125550142');
+    const caller = stack.caller({ from: '+13125550142' });
     const ring = await caller.placeCall();
     expect(ring.streamUrl).toBeDefined();
-    stack.proxy.freeze();
+    proxy.freeze();
     // The stream's start waits on the call lock: bounded, it must not hold up the greeting.
     await caller.connect();
     const { ms: greetingMs } = await timed(
@@ -246,29 +110,29 @@ describe('Redis connected but not answering', () => {
     await agentReply(caller, 0);
     await say(caller, 'hours');
     await caller.stop();
-    await finalCall(flowStack(), caller.callSid);
-    const turns = await callTurns(flowStack(), caller.callSid);
+    await finalCall(stack, caller.callSid);
+    const turns = await callTurns(stack, caller.callSid);
     expect(turns.filter((t) => t.role === 'caller').map((t) => t.text)).toEqual([
       'What time do you open on Saturday?',
     ]);
     // Seconds without a reply: the client dropped that connection and retries; it comes back.
-    stack.proxy.thaw();
+    proxy.thaw();
     await until(async () => (await healthRedis()).status === 200, 15_000);
   });
 
   it("Twilio's webhooks answer in time, /health/redis says 503, and all is well once it answers", async () => {
-    stack.proxy.freeze();
+    proxy.freeze();
     // Caller lookup (cache read and write) and the session's creation all wait on Redis.
-    const caller = stack.caller('+13125550199');
+    const caller = stack.caller({ from: '+13125550199' });
     const ring = await timed(caller.placeCall(), 10_000);
     expect(ring.value.status).toBe(200);
     expect(ring.value.streamUrl).toBeDefined();
     expect(ring.ms).toBeLessThan(3_000);
     // The stream never comes (the caller hung up while ringing): the status callback closes it.
-    const status = await timed(statusCallback(caller.callSid), 10_000);
+    const status = await timed(stack.postStatus(caller.callSid, 'completed'), 10_000);
     expect(status.value.status).toBe(204);
     expect(status.ms).toBeLessThan(2_000);
-    expect(await finalCall(flowStack(), caller.callSid)).toMatchObject({ outcome: 'abandoned' });
+    expect(await finalCall(stack, caller.callSid)).toMatchObject({ outcome: 'abandoned' });
 
     const health = await timed(healthRedis(), 5_000);
     expect(health.value.status).toBe(503);
@@ -278,10 +142,10 @@ describe('Redis connected but not answering', () => {
 
     // Redis answers again. The commands that timed out get their replies now, which must not be
     // taken for later commands': health, the session, the lock and the cleanup all come right.
-    stack.proxy.thaw();
+    proxy.thaw();
     await until(async () => (await healthRedis()).status === 200, 15_000);
     expect((await healthRedis()).body).toMatchObject({ status: 'ok' });
-    const next = stack.caller('+13125550142');
+    const next = stack.caller({ from: '+13125550142' });
     expect((await next.placeCall()).streamUrl).toBeDefined();
     const session = `${stack.tr.prefix}call:{${next.callSid}}`;
     expect(await stack.tr.redis.exists(session)).toBe(1);
@@ -289,7 +153,7 @@ describe('Redis connected but not answering', () => {
     await agentReply(next, 0);
     expect(await stack.tr.redis.exists(`${session}:lock`)).toBe(1);
     await next.stop();
-    await finalCall(flowStack(), next.callSid);
+    await finalCall(stack, next.callSid);
     await until(async () => (await stack.tr.redis.exists(session)) === 0);
   });
 });

@@ -10,21 +10,24 @@ export interface TestRedis {
   cleanup(): Promise<void>;
 }
 
+/** Every key matching `pattern` (SCAN, so a busy shared Redis is never blocked by KEYS). */
+export async function scanKeys(redis: Redis, pattern: string): Promise<string[]> {
+  const found: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    found.push(...batch);
+  } while (cursor !== '0');
+  return found;
+}
+
 /** A real Redis connection and a key prefix of this test's own; cleanup deletes every key under it. */
 export async function createTestRedis(): Promise<TestRedis> {
   const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
   await redis.connect();
   const prefix = `test:${randomBytes(4).toString('hex')}:`;
-  const keys = async () => {
-    const found: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      found.push(...batch);
-    } while (cursor !== '0');
-    return found;
-  };
+  const keys = () => scanKeys(redis, `${prefix}*`);
   return {
     redis,
     prefix,

@@ -21,13 +21,22 @@ async function freshWindow(): Promise<void> {
   if (left < 8000) await new Promise((r) => setTimeout(r, left + 50));
 }
 
-// An empty password is refused before any password check: the limit is what is under test.
-const attempt = (app: FastifyInstance, email: string, xff: string, password = '') =>
+/**
+ * A login from `remoteAddress` (inject's own by default) forwarding `xff`. By default the password
+ * is empty, which is refused before any password check: the limit is what is under test.
+ */
+const attempt = (
+  app: FastifyInstance,
+  email: string,
+  xff: string,
+  opts: { password?: string; remoteAddress?: string } = {},
+) =>
   app.inject({
     method: 'POST',
     url: '/auth/login',
+    ...(opts.remoteAddress === undefined ? {} : { remoteAddress: opts.remoteAddress }),
     headers: { 'x-forwarded-for': xff },
-    payload: { email, password },
+    payload: { email, password: opts.password ?? '' },
   });
 
 describe('client address', () => {
@@ -39,7 +48,7 @@ describe('client address', () => {
       codes.push((await attempt(app, `spray${i}@bayline.test`, `203.0.113.${i + 1}`)).statusCode);
     expect(codes.slice(0, 20).every((c) => c === 400)).toBe(true);
     expect(codes.slice(20)).toEqual([429, 429]);
-    const failed = await attempt(app, 'who@bayline.test', '203.0.113.99', 'a wrong password');
+    const failed = await attempt(app, 'who@bayline.test', '203.0.113.99', { password: 'a wrong password' });
     expect(failed.statusCode).toBe(429);
     await app.close();
   });
@@ -47,12 +56,9 @@ describe('client address', () => {
   it('by default the audit log records the peer, not the address a client claims', async () => {
     const app = await appFor(env);
     // Another socket address than the other test's, so its window is fresh.
-    const res = await app.inject({
-      method: 'POST',
-      url: '/auth/login',
+    const res = await attempt(app, 'audit-me@bayline.test', '203.0.113.250', {
       remoteAddress: '192.0.2.200',
-      headers: { 'x-forwarded-for': '203.0.113.250' },
-      payload: { email: 'audit-me@bayline.test', password: 'a wrong password' },
+      password: 'a wrong password',
     });
     expect(res.statusCode).toBe(401);
     const ips = (await auditRows(env, 'auth.login_failed')).map((r) => r.ip);
@@ -66,21 +72,15 @@ describe('client address', () => {
       config: loadConfig({ REDIS_KEY_PREFIX: env.tr.prefix, TRUST_PROXY: '10.1.0.0/16' }),
     });
     // The client forged the first entry; the proxy (10.1.2.3) appended the address it saw.
-    const res = await app.inject({
-      method: 'POST',
-      url: '/auth/login',
+    const res = await attempt(app, 'behind-proxy@bayline.test', '203.0.113.251, 198.51.100.23', {
       remoteAddress: '10.1.2.3',
-      headers: { 'x-forwarded-for': '203.0.113.251, 198.51.100.23' },
-      payload: { email: 'behind-proxy@bayline.test', password: 'a wrong password' },
+      password: 'a wrong password',
     });
     expect(res.statusCode).toBe(401);
     // A peer that is not a listed proxy is the client itself, whatever it forwards.
-    const direct = await app.inject({
-      method: 'POST',
-      url: '/auth/login',
+    const direct = await attempt(app, 'direct@bayline.test', '203.0.113.252', {
       remoteAddress: '192.0.2.201',
-      headers: { 'x-forwarded-for': '203.0.113.252' },
-      payload: { email: 'direct@bayline.test', password: 'a wrong password' },
+      password: 'a wrong password',
     });
     expect(direct.statusCode).toBe(401);
     const ips = (await auditRows(env, 'auth.login_failed')).map((r) => r.ip);

@@ -19,10 +19,13 @@ import { createLogger } from '../../../server/platform/logger';
 /** A script's step: a chunk to stream, or a promise the stream waits on before going on. */
 export type Step = LlmChunk | Promise<void>;
 
+/** A reply's script, or an error the stream throws instead of replying. */
+export type Script = Step[] | Error;
+
 export class ScriptedLlm implements LlmProvider {
   readonly name = 'scripted-llm';
   readonly requests: ChatMessage[][] = [];
-  constructor(private readonly scripts: Step[][]) {}
+  constructor(private readonly scripts: Script[]) {}
   async *stream(req: {
     messages: ChatMessage[];
     tools: ToolSpec[];
@@ -30,6 +33,7 @@ export class ScriptedLlm implements LlmProvider {
   }): AsyncIterable<LlmChunk> {
     this.requests.push(structuredClone(req.messages));
     const script = this.scripts.shift() ?? [{ type: 'text', text: 'Okay.' }];
+    if (script instanceof Error) throw script;
     for (const step of script) {
       if (step instanceof Promise) await step;
       else await new Promise((r) => setImmediate(r));

@@ -1,37 +1,10 @@
 import { CallAgent, type AgentTurn } from '../../../server/conversation/agent';
 import { AudioClip, PhraseCache, PHRASES } from '../../../server/conversation/phrases';
 import type { ToolRunner } from '../../../server/conversation/ports';
-import type {
-  ChatMessage,
-  LlmChunk,
-  LlmProvider,
-  ToolSpec,
-  TtsProvider,
-} from '../../../server/providers/types';
+import type { ChatMessage, TtsProvider } from '../../../server/providers/types';
 import { createLogger } from '../../../server/platform/logger';
 import { ProviderError } from '../../../server/platform/errors';
-
-type Script = LlmChunk[] | Error;
-
-class FakeLlm implements LlmProvider {
-  readonly name = 'fake-llm';
-  readonly requests: ChatMessage[][] = [];
-  constructor(private readonly scripts: Script[]) {}
-  async *stream(req: {
-    messages: ChatMessage[];
-    tools: ToolSpec[];
-    signal: AbortSignal;
-  }): AsyncIterable<LlmChunk> {
-    this.requests.push(structuredClone(req.messages));
-    const script = this.scripts.shift() ?? [{ type: 'text', text: 'Okay.' }];
-    if (script instanceof Error) throw script;
-    for (const c of script) {
-      await new Promise((r) => setImmediate(r));
-      if (req.signal.aborted) return;
-      yield c;
-    }
-  }
-}
+import { ScriptedLlm, text, type Script } from './agent-fakes';
 
 class FakeTts implements TtsProvider {
   readonly name = 'fake-tts';
@@ -46,7 +19,7 @@ class FakeTts implements TtsProvider {
 }
 
 function harness(scripts: Script[], tools?: Partial<ToolRunner>) {
-  const llm = new FakeLlm(scripts);
+  const llm = new ScriptedLlm(scripts);
   const tts = new FakeTts();
   const marks: string[] = [];
   const audio: Buffer[] = [];
@@ -94,8 +67,6 @@ function harness(scripts: Script[], tools?: Partial<ToolRunner>) {
   const settle = () => new Promise((r) => setTimeout(r, 30));
   return { agent, llm, tts, marks, audio, turns, states, control, echo, settle, clears: () => clears };
 }
-
-const text = (t: string): LlmChunk => ({ type: 'text', text: t });
 
 describe('CallAgent', () => {
   it('greets with the prepared audio and records the greeting once heard', async () => {
