@@ -87,6 +87,29 @@ export function createMetrics() {
       buckets: FAST_BUCKETS,
       registers: [registry],
     }),
+    sessionWritesQueued: new Counter({
+      name: 'bayline_session_writes_queued_total',
+      help: 'Session writes of live calls queued in process while Redis was unavailable, by operation',
+      labelNames: ['op'] as const,
+      registers: [registry],
+    }),
+    sessionWritesReplayed: new Counter({
+      name: 'bayline_session_writes_replayed_total',
+      help: 'Queued session writes replayed to Redis once it answered, by operation',
+      labelNames: ['op'] as const,
+      registers: [registry],
+    }),
+    sessionWritesDropped: new Counter({
+      name: 'bayline_session_writes_dropped_total',
+      help: 'Queued session writes given up, by operation and reason (call_cap, calls_cap, call_ended, lock_released, expired, rejected, closed)',
+      labelNames: ['op', 'reason'] as const,
+      registers: [registry],
+    }),
+    sessionWriteQueueCalls: new Gauge({
+      name: 'bayline_session_write_queue_calls',
+      help: 'Calls with session writes queued for replay',
+      registers: [registry],
+    }),
     callHandoffs: new Counter({
       name: 'bayline_call_handoffs_total',
       help: 'Media streams that reached a cluster worker other than the ringing one, by claim result',

@@ -23,6 +23,11 @@ export interface Turn {
   interrupted: boolean;
 }
 
+/**
+ * Writes of a live call (create, update, appendTurn, delete) never fail for want of Redis: the Redis
+ * store queues them in process and replays them in order once it answers (write-behind.ts). A
+ * queued create or update resolves true, a queued turn -1 (its place in the list is not known yet).
+ */
 export interface SessionStore {
   readonly backend: 'redis' | 'memory';
   /** Creates the session hash with the configured TTL. Overwrites nothing if it exists (returns false). */

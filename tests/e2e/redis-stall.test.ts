@@ -5,57 +5,12 @@
  * must go on (DESIGN § Resilience): Twilio's webhooks answer, the greeting plays, the caller is
  * answered; /health/redis says 503; and all is well again once Redis answers.
  */
-import net from 'node:net';
 import { REDIS_URL } from '../support/redis';
+import { RedisProxy } from '../support/tcp-proxy';
 import { startStack, type Stack } from './harness';
 import { agentReply, callTurns, finalCall, say, until } from './flow';
 
 jest.setTimeout(90_000);
-
-/** Forwards TCP to the real Redis; frozen, it holds what the client sends, as a paused server would. */
-class FreezableProxy {
-  readonly #server: net.Server;
-  readonly #pairs = new Set<{ client: net.Socket; upstream: net.Socket; held: Buffer[] }>();
-  #frozen = false;
-
-  constructor(target: { host: string; port: number }) {
-    this.#server = net.createServer((client) => {
-      const upstream = net.connect(target.port, target.host);
-      const pair = { client, upstream, held: [] as Buffer[] };
-      this.#pairs.add(pair);
-      client.on('data', (chunk) => (this.#frozen ? pair.held.push(chunk) : upstream.write(chunk)));
-      upstream.on('data', (chunk) => client.write(chunk));
-      const end = () => {
-        this.#pairs.delete(pair);
-        client.destroy();
-        upstream.destroy();
-      };
-      for (const s of [client, upstream]) {
-        s.on('error', end);
-        s.on('close', end);
-      }
-    });
-  }
-
-  async listen(): Promise<string> {
-    await new Promise<void>((r) => this.#server.listen(0, '127.0.0.1', r));
-    return `redis://127.0.0.1:${(this.#server.address() as net.AddressInfo).port}`;
-  }
-
-  freeze(): void {
-    this.#frozen = true;
-  }
-
-  thaw(): void {
-    this.#frozen = false;
-    for (const p of this.#pairs) for (const chunk of p.held.splice(0)) p.upstream.write(chunk);
-  }
-
-  async close(): Promise<void> {
-    for (const p of this.#pairs) p.client.destroy();
-    await new Promise<void>((r) => this.#server.close(() => r()));
-  }
-}
 
 /** Resolves with how long `p` took, or rejects once `ms` have passed (a hung request fails the test). */
 async function timed<T>(p: Promise<T>, ms: number): Promise<{ value: T; ms: number }> {
@@ -72,11 +27,10 @@ async function timed<T>(p: Promise<T>, ms: number): Promise<{ value: T; ms: numb
   }
 }
 
-let proxy: FreezableProxy;
+let proxy: RedisProxy;
 let stack: Stack;
 beforeAll(async () => {
-  const target = new URL(REDIS_URL);
-  proxy = new FreezableProxy({ host: target.hostname, port: Number(target.port || 6379) });
+  proxy = RedisProxy.forUrl(REDIS_URL);
   // The product's Redis client goes through the proxy; the test's own (stack.tr) does not.
   stack = await startStack({ redisUrl: await proxy.listen() });
 });
