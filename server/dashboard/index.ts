@@ -54,7 +54,7 @@ export function createStaffRoutes(opts: StaffRouteOptions = {}) {
     const sessions = new StaffSessions({ signer, kv, policy, publicBaseUrl: config.publicBaseUrl });
     const auth = new Authenticator({ accounts, sessions });
     const subjectKey = subjectKeyFrom(cipher);
-    const limiter = new RateLimiter(kv, now, subjectKey);
+    const limiter = new RateLimiter(kv, subjectKey, now);
     const bookings = new BookingService({
       db,
       cipher,

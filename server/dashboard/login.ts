@@ -53,7 +53,7 @@ export class LoginService {
   readonly #policy: StaffPolicy;
   readonly #now: () => number;
   readonly #slots: HashSlots;
-  readonly #subjectKey: Buffer | undefined;
+  readonly #subjectKey: Buffer;
 
   constructor(opts: {
     accounts: Accounts;
@@ -63,7 +63,7 @@ export class LoginService {
     /** The ceiling on password checks at once; the process-wide one unless a test gives its own. */
     slots?: HashSlots;
     /** Keys the e-mail's hash in key names (see `subjectKeyFrom`). */
-    subjectKey?: Buffer;
+    subjectKey: Buffer;
   }) {
     this.#accounts = opts.accounts;
     this.#kv = opts.kv;

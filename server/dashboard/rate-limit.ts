@@ -3,7 +3,7 @@
  * counts together). Windows are aligned to the clock, so the reset time is known without asking
  * Redis for a TTL: one INCR round trip per check.
  */
-import { createHash, createHmac } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { FastifyReply } from 'fastify';
 import type { PiiCipher } from '../platform/crypto';
 import type { Kv } from '../platform/kv';
@@ -33,20 +33,18 @@ export function subjectKeyFrom(cipher: Pick<PiiCipher, 'blindIndex'>): Buffer {
 
 /**
  * How a subject (an address, an e-mail) appears in a key name. Keyed, because the subjects are few
- * enough to enumerate: every IPv4 address, a list of staff e-mails. Without a key (an app not yet
- * given one) it falls back to a plain hash.
+ * enough to enumerate: every IPv4 address, a list of staff e-mails.
  */
-export function subjectId(subjectKey: Buffer | undefined, subject: string): string {
-  const mac = subjectKey ? createHmac('sha256', subjectKey) : createHash('sha256');
-  return mac.update(subject).digest('base64url').slice(0, 22);
+export function subjectId(subjectKey: Buffer, subject: string): string {
+  return createHmac('sha256', subjectKey).update(subject).digest('base64url').slice(0, 22);
 }
 
 export class RateLimiter {
   readonly #kv: Kv;
   readonly #now: () => number;
-  readonly #subjectKey: Buffer | undefined;
+  readonly #subjectKey: Buffer;
 
-  constructor(kv: Kv, now: () => number = Date.now, subjectKey?: Buffer) {
+  constructor(kv: Kv, subjectKey: Buffer, now: () => number = Date.now) {
     this.#kv = kv;
     this.#now = now;
     this.#subjectKey = subjectKey;

@@ -54,7 +54,7 @@ describe('rate-limit key names', () => {
     const { keys, indexKey } = testKeys();
     const subjectKey = subjectKeyFrom(new PiiCipher(keys, indexKey));
     const kv = new RecordingKv();
-    await new RateLimiter(kv, Date.now, subjectKey).hit('login', '192.0.2.55', rule);
+    await new RateLimiter(kv, subjectKey).hit('login', '192.0.2.55', rule);
     const [name] = [...kv.names];
     expect(name).toMatch(/^rl:login:[A-Za-z0-9_-]{22}:\d+$/);
     expect(name).not.toContain('192.0.2.55');
@@ -65,11 +65,11 @@ describe('rate-limit key names', () => {
     const { keys, indexKey } = testKeys();
     const kv = new RecordingKv();
     const key = subjectKeyFrom(new PiiCipher(keys, indexKey));
-    const one = new RateLimiter(kv, Date.now, key);
-    const two = new RateLimiter(kv, Date.now, Buffer.from(key));
+    const one = new RateLimiter(kv, key);
+    const two = new RateLimiter(kv, Buffer.from(key));
     await one.hit('login', '192.0.2.56', rule);
     expect((await two.hit('login', '192.0.2.56', rule)).remaining).toBe(3);
-    const elsewhere = new RateLimiter(kv, Date.now, subjectKeyFrom(new PiiCipher(keys, testKeys().indexKey)));
+    const elsewhere = new RateLimiter(kv, subjectKeyFrom(new PiiCipher(keys, testKeys().indexKey)));
     expect((await elsewhere.hit('login', '192.0.2.56', rule)).remaining).toBe(4);
   });
 });

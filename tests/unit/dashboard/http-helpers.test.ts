@@ -43,7 +43,7 @@ describe('request helpers', () => {
 describe('rate limiter (fixed windows aligned to the clock)', () => {
   it('counts within a window, refuses past the limit, says when it resets, and starts over', async () => {
     let now = 1_700_000_000_000 - (1_700_000_000_000 % 60_000) + 15_000; // 15 s into a window
-    const limiter = new RateLimiter(new MemoryKv(), () => now);
+    const limiter = new RateLimiter(new MemoryKv(), Buffer.alloc(32, 1), () => now);
     const rule = { limit: 2, windowMs: 60_000 };
     const a = await limiter.hit('t', 'ip', rule);
     const b = await limiter.hit('t', 'ip', rule);

@@ -46,6 +46,7 @@ const service = (kv: Kv) =>
     accounts: noAccounts,
     kv,
     policy: { ...DEFAULT_POLICY, failureDelayBaseMs: 1, failureDelayMaxMs: 1 },
+    subjectKey: Buffer.alloc(32, 1),
   });
 
 it('a burst of 50 logins runs at most two password checks at once; the overflow is refused, not counted', async () => {
