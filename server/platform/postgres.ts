@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { Metrics } from './metrics';
 import { AppError } from './errors';
+import { within } from './within';
 
 export type Row = Record<string, unknown>;
 
@@ -102,14 +103,11 @@ export function isRetryableTxError(err: unknown): boolean {
 }
 
 export function withTimeout<T>(promise: Promise<T>, ms: number, code: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new AppError(code, `Timed out after ${ms} ms`, { statusCode: 503, retryable: true })),
-      ms,
-    );
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  return within(
+    promise,
+    ms,
+    () => new AppError(code, `Timed out after ${ms} ms`, { statusCode: 503, retryable: true }),
+  );
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
