@@ -1,6 +1,7 @@
 import { AppError } from '../platform/errors';
 import type { Logger } from '../platform/logger';
 import type { Metrics } from '../platform/metrics';
+import { within } from '../platform/within';
 import type { ChatMessage, LlmProvider, ToolCall, TtsProvider } from '../providers/types';
 import { SentenceChunker } from './chunker';
 import { PHRASES, type AudioClip, type PhraseCache } from './phrases';
@@ -459,16 +460,9 @@ export class CallAgent {
         this.#d.log.error({ err: { message: (err as Error).message }, tool: name }, 'tool failed');
         return { result: TOOL_FAILED };
       });
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<null>((resolve) => {
-      timer = setTimeout(() => resolve(null), this.#d.toolTimeoutMs ?? TOOL_TIMEOUT_MS);
-    });
-    try {
-      const r = await Promise.race([run, deadline]);
-      if (r) return r;
-    } finally {
-      clearTimeout(timer);
-    }
+    // `run` never rejects (a throw is TOOL_FAILED), so within()'s rejection is the deadline.
+    const r = await within(run, this.#d.toolTimeoutMs ?? TOOL_TIMEOUT_MS).catch(() => null);
+    if (r) return r;
     slot.content = TIMEOUT_RESULT;
     this.#d.metrics?.toolCalls.inc({ tool: name, result: 'error' });
     this.#d.log.warn({ tool: name }, 'tool timed out');
