@@ -146,6 +146,7 @@ const schema = z.object({
   REDIS_KEY_PREFIX: z.string().min(1).default('bayline:'),
   SESSION_TTL_SECONDS: int(3600, 60, 7 * 86400),
   CUSTOMER_CACHE_TTL_SECONDS: int(300, 1, 86400),
+  IDLE_TRIM_SECONDS: int(5, 0, 3600),
   TWILIO_ACCOUNT_SID: z
     .string()
     .regex(/^AC[0-9a-fA-F]{32}$/, 'must be AC followed by 32 hex digits')
@@ -204,6 +205,8 @@ export interface Config {
   readonly redisKeyPrefix: string;
   readonly sessionTtlSeconds: number;
   readonly customerCacheTtlSeconds: number;
+  /** Seconds after the last call ends before freed C-heap memory goes back to the system; 0: never. */
+  readonly idleTrimSeconds: number;
   /** No OPENAI_API_KEY: the built-in provider emulators start on loopback and the providers use them. */
   readonly demoMode: boolean;
   readonly twilio: {
@@ -323,6 +326,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     sessionTtlSeconds: e.SESSION_TTL_SECONDS,
     customerCacheTtlSeconds: e.CUSTOMER_CACHE_TTL_SECONDS,
+    idleTrimSeconds: e.IDLE_TRIM_SECONDS,
     demoMode,
     twilio: {
       accountSid: e.TWILIO_ACCOUNT_SID ?? DEMO_TWILIO.accountSid,

@@ -6,12 +6,14 @@
 import closeWithGrace from 'close-with-grace';
 import type { Config } from './config';
 import type { Logger } from './platform/logger';
+import type { Metrics } from './platform/metrics';
 import { exposeWorkerMetrics } from './platform/cluster';
 import { startRuntime } from './runtime';
 import { buildApp, type Lifecycle } from './app';
 import { createProviders, type ProviderUrls } from './providers';
 import { createDemoBrain, startEmulators } from './providers/emulators';
 import { createVoice } from './voice';
+import { IdleTrim, loadNativeTrim } from './platform/malloc-trim';
 import { Accounts } from './dashboard/accounts';
 import type { ClusterLink } from './telephony/handoff';
 
@@ -29,6 +31,21 @@ async function demoProviders(
   return { urls: emulators.urls, close: () => emulators.close() };
 }
 
+function createIdleTrim(config: Config, logger: Logger, metrics: Metrics): IdleTrim {
+  const native = config.idleTrimSeconds > 0 ? loadNativeTrim() : null;
+  if (config.idleTrimSeconds > 0 && !native) {
+    logger.info(
+      'malloc_trim is not available (the addon npm install builds in native/, on glibc): freed memory stays with the allocator when idle',
+    );
+  }
+  return new IdleTrim({
+    trim: native && (() => native.trim()),
+    delayMs: config.idleTrimSeconds * 1000,
+    log: logger,
+    metrics: { trims: metrics.mallocTrims, releasedBytes: metrics.mallocTrimmedBytes },
+  });
+}
+
 async function waitForDrain(active: () => number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (active() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
@@ -40,7 +57,16 @@ export async function serve(config: Config, logger: Logger, cluster: ClusterLink
   const demo = config.demoMode ? await demoProviders(config, logger) : null;
   const providers = createProviders(config, logger, demo?.urls);
   const lifecycle: Lifecycle = { draining: false };
-  const voice = createVoice({ config, logger, runtime, providers, lifecycle, cluster });
+  const idleTrim = createIdleTrim(config, logger, runtime.metrics);
+  const voice = createVoice({
+    config,
+    logger,
+    runtime,
+    providers,
+    lifecycle,
+    cluster,
+    onCalls: (n) => idleTrim.calls(n),
+  });
   if (cluster) exposeWorkerMetrics(runtime.metrics.registry);
   const app = await buildApp({
     config,
@@ -62,6 +88,7 @@ export async function serve(config: Config, logger: Logger, cluster: ClusterLink
       logger.info({ signal, activeCalls: voice.registry.active }, 'shutting down: draining calls');
       lifecycle.draining = true;
       await waitForDrain(() => voice.registry.active, DRAIN_TIMEOUT_MS);
+      idleTrim.close();
       await app.close();
       voice.registry.close();
       await demo?.close();
@@ -84,6 +111,8 @@ export async function serve(config: Config, logger: Logger, cluster: ClusterLink
   await app.listen({ port: config.port, host: config.host });
   // Fixed lines are synthesised once, now, so the first caller hears no synthesis delay.
   void voice.phrases.warm();
+  // Idle from the start: what start-up allocated and freed goes back too.
+  idleTrim.calls(voice.registry.active);
   const base = `http://127.0.0.1:${config.port}`;
   // A fresh install gets one admin with a one-time password (changed at first login). It is shown
   // once, on the terminal, never in the structured log.

@@ -51,6 +51,8 @@ export function createVoice(opts: {
   now?: () => Date;
   /** Set in a cluster worker: rings are announced, streams of other workers' rings claimed. */
   cluster?: ClusterLink | null;
+  /** Told each time this process's count of live calls changes. */
+  onCalls?: (active: number) => void;
 }): { deps: VoiceDeps; bookings: BookingService; phrases: PhraseCache; registry: CallRegistry } {
   const { config, logger, runtime, providers } = opts;
   const bookings = new BookingService({
@@ -69,7 +71,10 @@ export function createVoice(opts: {
     maxConcurrentCalls: cluster
       ? config.maxConcurrentCalls
       : Math.ceil(config.maxConcurrentCalls / config.workers),
-    onChange: (n) => runtime.metrics.activeCalls.set(n),
+    onChange: (n) => {
+      runtime.metrics.activeCalls.set(n);
+      opts.onCalls?.(n);
+    },
     ...(cluster ? { peers: cluster } : {}),
   });
   cluster?.serve(registry);

@@ -122,6 +122,17 @@ export function createMetrics() {
       labelNames: ['direction', 'result'] as const,
       registers: [registry],
     }),
+    mallocTrims: new Counter({
+      name: 'bayline_malloc_trims_total',
+      help: 'Idle malloc_trim runs, by whether memory went back to the system',
+      labelNames: ['released'] as const,
+      registers: [registry],
+    }),
+    mallocTrimmedBytes: new Counter({
+      name: 'bayline_malloc_trim_released_bytes_total',
+      help: 'RSS given back to the system by idle malloc_trim runs',
+      registers: [registry],
+    }),
   };
 }
 

@@ -134,6 +134,7 @@ beforeAll(async () => {
     PII_INDEX_KEY: index.toString('base64'),
     AUTH_SIGNING_KEYS: formatKeyList(new Map([[1, randomBytes(32)]])),
     LOG_LEVEL: 'info',
+    IDLE_TRIM_SECONDS: '1',
   };
   server = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
     cwd: REPO,
@@ -184,6 +185,17 @@ describe('WORKERS=2', () => {
     // ring time only to be closed unused when another worker claimed the call.
     expect(emulators.openai.realtime.connectionCount - sttSocketsBefore).toBe(4);
     expect(await metric('bayline_active_calls')).toBe(0);
+  });
+
+  it('a worker gives freed memory back to the system once its last call has ended', async () => {
+    const trims = async () =>
+      (await metric('bayline_malloc_trims_total{released="yes"}')) +
+      (await metric('bayline_malloc_trims_total{released="no"}'));
+    const before = await trims();
+    await call();
+    expect(await metric('bayline_active_calls')).toBe(0);
+    // The addon is loaded in both workers (from source, as here, and from dist/) and runs.
+    await until(async () => (await trims()) > before, 10_000);
   });
 
   it('starts another worker when one dies, and keeps serving calls', async () => {

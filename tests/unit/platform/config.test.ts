@@ -14,6 +14,7 @@ describe('loadConfig', () => {
     expect(c.redisKeyPrefix).toBe('bayline:');
     expect(c.sessionTtlSeconds).toBe(3600);
     expect(c.customerCacheTtlSeconds).toBe(300);
+    expect(c.idleTrimSeconds).toBe(5);
     expect(c.openai.realtimeUrl).toBe('wss://api.openai.com/v1/realtime?intent=transcription');
     expect(Object.isFrozen(c)).toBe(true);
     expect(Object.isFrozen(c.twilio)).toBe(true);
@@ -27,6 +28,7 @@ describe('loadConfig', () => {
         REDIS_URL: 'http://nope',
         DATABASE_URL: 'mysql://x',
         SESSION_TTL_SECONDS: '-5',
+        IDLE_TRIM_SECONDS: '-1',
         PII_KEYS: '1:c2hvcnQ=',
         DEALERSHIP_TIMEZONE: 'Mars/Olympus',
         TWILIO_ACCOUNT_SID: 'XX123',
@@ -42,6 +44,7 @@ describe('loadConfig', () => {
       'REDIS_URL',
       'DATABASE_URL',
       'SESSION_TTL_SECONDS',
+      'IDLE_TRIM_SECONDS',
       'PII_KEYS',
       'DEALERSHIP_TIMEZONE',
       'TWILIO_ACCOUNT_SID',
@@ -50,6 +53,10 @@ describe('loadConfig', () => {
       expect(named).toContain(name);
     }
     expect((error as ConfigError).message).toContain('PII_KEYS');
+  });
+
+  it('turns idle trimming off with IDLE_TRIM_SECONDS=0', () => {
+    expect(loadConfig({ IDLE_TRIM_SECONDS: '0' }).idleTrimSeconds).toBe(0);
   });
 
   it('requires real secrets outside demo mode', () => {
