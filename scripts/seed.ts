@@ -1,8 +1,8 @@
 import { seedDemo } from '../server/platform/seed';
 import { withRuntime } from './cli';
 
-withRuntime(async (rt) => {
-  const r = await seedDemo(rt.db, rt.cipher);
+withRuntime(async (rt, config) => {
+  const r = await seedDemo(rt.db, rt.cipher, { timezone: config.timezone });
   console.log(`seeded Bayline Motors (${r.customers} demo customers)`);
 }).catch((err: unknown) => {
   console.error(err);

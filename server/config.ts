@@ -168,8 +168,9 @@ const schema = z.object({
   AUTH_SIGNING_KEYS: keyList('AUTH_SIGNING_KEYS'),
   DEALERSHIP_TIMEZONE: z
     .string()
-    .default('America/Chicago')
+    .optional()
     .refine((tz) => {
+      if (tz === undefined) return true;
       try {
         new Intl.DateTimeFormat('en-US', { timeZone: tz });
         return true;
@@ -233,7 +234,11 @@ export interface Config {
   readonly piiKeys: ReadonlyMap<number, Buffer> | undefined;
   readonly piiIndexKey: Buffer | undefined;
   readonly authSigningKeys: ReadonlyMap<number, Buffer> | undefined;
-  readonly timezone: string;
+  /**
+   * DEALERSHIP_TIMEZONE: when set, the dealership's zone whatever its database row says (and what
+   * seeding writes there); unset, the row's zone (the demo dealership's is America/Chicago).
+   */
+  readonly timezone: string | undefined;
   readonly logLevel: Parsed['LOG_LEVEL'];
   /** For the whole server: its cluster workers count each other's calls against it. */
   readonly maxConcurrentCalls: number;

@@ -71,7 +71,7 @@ export async function startRuntime(
     if (embedded || opts.migrateAndSeed) {
       const m = await migrate(db.pool);
       logger.info({ applied: m.applied.length }, 'migrations applied');
-      await seedDemo(db, cipher);
+      await seedDemo(db, cipher, { timezone: config.timezone });
     }
 
     let redis: RedisClient | undefined;

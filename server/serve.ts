@@ -13,6 +13,7 @@ import { buildApp, type Lifecycle } from './app';
 import { createProviders, type ProviderUrls } from './providers';
 import { createDemoBrain, startEmulators } from './providers/emulators';
 import { createVoice } from './voice';
+import { DEMO_DEALERSHIP } from './platform/demo-data';
 import { IdleTrim, loadNativeTrim } from './platform/malloc-trim';
 import { Accounts } from './dashboard/accounts';
 import type { ClusterLink } from './telephony/handoff';
@@ -25,7 +26,7 @@ async function demoProviders(
   logger: Logger,
 ): Promise<{ urls: ProviderUrls; close(): Promise<void> }> {
   const emulators = await startEmulators({
-    openai: { chat: { handler: createDemoBrain({ timeZone: config.timezone }) } },
+    openai: { chat: { handler: createDemoBrain({ timeZone: config.timezone ?? DEMO_DEALERSHIP.timezone }) } },
   });
   logger.warn({ urls: emulators.urls }, 'OPENAI_API_KEY not set: demo mode, providers are local emulators');
   return { urls: emulators.urls, close: () => emulators.close() };

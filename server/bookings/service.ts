@@ -55,7 +55,7 @@ export class BookingService {
   readonly #customerRepo: CustomerRepository;
   readonly #repo: BookingRepository;
   readonly #dealership: DealershipRepository;
-  readonly #fallbackTz: string;
+  readonly #zone: string | undefined;
   readonly #now: () => Date;
 
   constructor(opts: {
@@ -65,8 +65,11 @@ export class BookingService {
     customerRepo: CustomerRepository;
     bookingRepo?: BookingRepository;
     dealership?: DealershipRepository;
-    /** Used only if the dealership row names no time zone; the row is the source of truth. */
-    timezone?: string;
+    /**
+     * DEALERSHIP_TIMEZONE: when set, the dealership's zone whatever the row says (ops set the
+     * variable and expect it to hold); unset, the row's.
+     */
+    timezone?: string | undefined;
     now?: () => Date;
   }) {
     this.#db = opts.db;
@@ -75,13 +78,14 @@ export class BookingService {
     this.#customerRepo = opts.customerRepo;
     this.#repo = opts.bookingRepo ?? new BookingRepository();
     this.#dealership = opts.dealership ?? new DealershipRepository(opts.db);
-    this.#fallbackTz = opts.timezone ?? 'America/Chicago';
+    this.#zone = opts.timezone;
     this.#now = opts.now ?? (() => new Date());
   }
 
   async dealership(): Promise<Dealership> {
     const d = await this.#dealership.get();
-    return d.timezone ? d : { ...d, timezone: this.#fallbackTz };
+    const timezone = this.#zone ?? (d.timezone || 'America/Chicago');
+    return timezone === d.timezone ? d : { ...d, timezone };
   }
 
   async findAvailability(

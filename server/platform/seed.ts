@@ -2,13 +2,20 @@ import type { Db } from './postgres';
 import type { PiiCipher } from './crypto';
 import { DEMO_DEALERSHIP as D } from './demo-data';
 
-/** Loads the demo dealership. Idempotent: run it twice, get the same rows once. */
-export async function seedDemo(db: Db, cipher: PiiCipher): Promise<{ customers: number }> {
+/**
+ * Loads the demo dealership. Idempotent: run it twice, get the same rows once. `timezone`
+ * (DEALERSHIP_TIMEZONE) replaces the demo's America/Chicago.
+ */
+export async function seedDemo(
+  db: Db,
+  cipher: PiiCipher,
+  opts: { timezone?: string | undefined } = {},
+): Promise<{ customers: number }> {
   return db.tx(async (q) => {
     await q.query(
       `INSERT INTO dealership (id, name, timezone, address, phone, hours, slot_minutes) VALUES (1, $1, $2, $3, $4, $5, $6)
        ON CONFLICT (id) DO UPDATE SET name = $1, timezone = $2, address = $3, phone = $4, hours = $5, slot_minutes = $6, updated_at = now()`,
-      [D.name, D.timezone, D.address, D.phone, JSON.stringify(D.hours), D.slotMinutes],
+      [D.name, opts.timezone ?? D.timezone, D.address, D.phone, JSON.stringify(D.hours), D.slotMinutes],
     );
     for (const s of D.services) {
       await q.query(

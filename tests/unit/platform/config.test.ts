@@ -15,6 +15,9 @@ describe('loadConfig', () => {
     expect(c.sessionTtlSeconds).toBe(3600);
     expect(c.customerCacheTtlSeconds).toBe(300);
     expect(c.idleTrimSeconds).toBe(5);
+    // Unset: the dealership row's zone holds (seeding writes the demo's America/Chicago).
+    expect(c.timezone).toBeUndefined();
+    expect(loadConfig({ DEALERSHIP_TIMEZONE: 'America/Denver' }).timezone).toBe('America/Denver');
     expect(c.openai.realtimeUrl).toBe('wss://api.openai.com/v1/realtime?intent=transcription');
     expect(Object.isFrozen(c)).toBe(true);
     expect(Object.isFrozen(c.twilio)).toBe(true);
