@@ -18,8 +18,14 @@ export interface OpenAiLlmOptions {
   baseUrl: string;
   model: string;
   logger: Logger;
-  /** No chunk (or no response headers) for this long aborts the request as a retryable error. */
+  /** No chunk for this long after the first aborts the request as a retryable error (15 s). */
   idleTimeoutMs?: number;
+  /**
+   * No first chunk (the model has not started answering) for this long aborts the request as a
+   * retryable error, so the failover chain retries or moves on while the caller is still waiting
+   * only seconds (5 s, or the idle timeout when that is shorter).
+   */
+  firstTokenTimeoutMs?: number;
   temperature?: number;
   /** Caps the reply; also bounds how long one stream can run. */
   maxCompletionTokens?: number;
@@ -53,7 +59,12 @@ export class OpenAiLlm implements LlmProvider {
     tools: ToolSpec[];
     signal: AbortSignal;
   }): AsyncIterable<LlmChunk> {
-    const guard = new StreamGuard(req.signal, this.#opts.idleTimeoutMs ?? 15_000);
+    const idleMs = this.#opts.idleTimeoutMs ?? 15_000;
+    const guard = new StreamGuard(
+      req.signal,
+      idleMs,
+      this.#opts.firstTokenTimeoutMs ?? Math.min(5_000, idleMs),
+    );
     const assembler = new ToolCallAssembler(this.#opts.maxToolArgumentChars ?? 32_768);
     const maxReplyChars = this.#opts.maxReplyChars ?? 16_000;
     let replyChars = 0;

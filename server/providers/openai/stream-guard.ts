@@ -1,8 +1,10 @@
 /**
  * One AbortController per provider request, aborted by the caller's signal or by an idle timer. A
  * stalled upstream (headers never come, or chunks stop) otherwise holds a call turn forever; the
- * idle timer turns that into a retryable error the caller can fail over on. Vendor-neutral: the
- * ElevenLabs adapter uses it too.
+ * idle timer turns that into a retryable error the caller can fail over on. Until the first sign
+ * of progress a shorter wait may apply (`firstMs`): a model that has not started answering in a
+ * few seconds is better retried than waited for, while gaps between later chunks may be longer.
+ * Vendor-neutral: the ElevenLabs adapter uses it too.
  */
 export class StreamGuard {
   readonly #controller = new AbortController();
@@ -12,13 +14,16 @@ export class StreamGuard {
   #timer: NodeJS.Timeout | undefined;
   #idled = false;
   #completed = false;
+  /** Still waiting for the first progress, on the `firstMs` timer. */
+  #first: boolean;
 
-  constructor(caller: AbortSignal, idleMs: number) {
+  constructor(caller: AbortSignal, idleMs: number, firstMs: number = idleMs) {
     this.#caller = caller;
     this.#idleMs = idleMs;
+    this.#first = firstMs !== idleMs;
     if (caller.aborted) this.#controller.abort(caller.reason);
     else caller.addEventListener('abort', this.#onCallerAbort, { once: true });
-    this.touch();
+    this.#arm(firstMs);
   }
 
   get signal(): AbortSignal {
@@ -37,14 +42,24 @@ export class StreamGuard {
   /** Call on every sign of progress (every chunk: re-arms one timer rather than making a new one). */
   touch(): void {
     if (this.#controller.signal.aborted) return;
+    if (this.#first) {
+      this.#first = false;
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
     if (this.#timer) {
       this.#timer.refresh();
       return;
     }
+    this.#arm(this.#idleMs);
+  }
+
+  #arm(ms: number): void {
+    if (this.#controller.signal.aborted) return;
     this.#timer = setTimeout(() => {
       this.#idled = true;
       this.#controller.abort(new Error('provider stream idle'));
-    }, this.#idleMs);
+    }, ms);
   }
 
   /** The response was read to its end: nothing is left to tear down, so dispose() need not abort. */

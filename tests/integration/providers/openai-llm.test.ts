@@ -154,6 +154,34 @@ describe('OpenAiLlm against the chat completions emulator', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(190);
   });
 
+  it('gives a model that has not started answering firstTokenTimeoutMs, not the idle timeout', async () => {
+    emu.timing.firstTokenMs = 1000;
+    emu.respond(() => ({ text: 'late' }));
+    const started = Date.now();
+    const err = await iterationError(
+      llm({ firstTokenTimeoutMs: 200 }).stream({
+        messages: MESSAGES,
+        tools: [],
+        signal: new AbortController().signal,
+      }),
+    );
+    expect((err as ProviderError).retryable).toBe(true);
+    expect((err as ProviderError).status).toBe(408);
+    expect(Date.now() - started).toBeLessThan(900);
+    // Once answering, a chunk may take longer than that first wait.
+    emu.timing.firstTokenMs = 0;
+    emu.timing.chunkMs = 300;
+    emu.respond(() => ({ text: 'a b c' }));
+    const chunks = await collect(
+      llm({ firstTokenTimeoutMs: 200 }).stream({
+        messages: MESSAGES,
+        tools: [],
+        signal: new AbortController().signal,
+      }),
+    );
+    expect(chunks.filter((c) => c.type === 'text').length).toBeGreaterThan(1);
+  });
+
   it('treats a stall after the first chunks the same way', async () => {
     emu.respond(() => ({ text: 'a b c d e f' }));
     emu.fail({ kind: 'stall', afterChunks: 2 });

@@ -19,6 +19,28 @@ describe('StreamGuard', () => {
     guard.dispose();
   });
 
+  it('waits firstMs for the first progress, then idleMs between the rest', () => {
+    const slowStart = new StreamGuard(new AbortController().signal, 1000, 100);
+    jest.advanceTimersByTime(101);
+    expect(slowStart.signal.aborted).toBe(true);
+    expect(slowStart.idled).toBe(true);
+    slowStart.dispose();
+
+    const guard = new StreamGuard(new AbortController().signal, 1000, 100);
+    jest.advanceTimersByTime(90);
+    guard.touch();
+    // Past the first wait, chunks may be up to idleMs apart.
+    jest.advanceTimersByTime(900);
+    expect(guard.signal.aborted).toBe(false);
+    guard.touch();
+    jest.advanceTimersByTime(999);
+    expect(guard.signal.aborted).toBe(false);
+    jest.advanceTimersByTime(2);
+    expect(guard.signal.aborted).toBe(true);
+    guard.dispose();
+    expect(jest.getTimerCount()).toBe(0);
+  });
+
   it('passes the caller’s abort on, and says so', () => {
     const caller = new AbortController();
     const guard = new StreamGuard(caller.signal, 100);
