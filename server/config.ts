@@ -157,6 +157,8 @@ const schema = z.object({
   OPENAI_API_KEY: z.string().min(1).optional(),
   OPENAI_BASE_URL: url(['http:', 'https:']).default('https://api.openai.com/v1'),
   OPENAI_MODEL: z.string().min(1).default('gpt-4o-mini'),
+  // none: no secondary model.
+  OPENAI_FALLBACK_MODEL: z.string().trim().default('gpt-4.1-mini'),
   OPENAI_REALTIME_URL: url(['ws:', 'wss:']).default(DEFAULT_REALTIME_URL),
   OPENAI_TRANSCRIBE_MODEL: z.string().min(1).default('gpt-4o-transcribe'),
   ELEVENLABS_API_KEY: z.string().min(1).optional(),
@@ -221,6 +223,8 @@ export interface Config {
     readonly apiKey: string | undefined;
     readonly baseUrl: string;
     readonly model: string;
+    /** Asked when the model fails twice (after one retry); null: none. */
+    readonly fallbackModel: string | null;
     readonly realtimeUrl: string;
     readonly transcribeModel: string;
   };
@@ -343,6 +347,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       apiKey: e.OPENAI_API_KEY,
       baseUrl: e.OPENAI_BASE_URL.replace(/\/+$/, ''),
       model: e.OPENAI_MODEL,
+      fallbackModel:
+        e.OPENAI_FALLBACK_MODEL === 'none' || e.OPENAI_FALLBACK_MODEL === e.OPENAI_MODEL
+          ? null
+          : e.OPENAI_FALLBACK_MODEL,
       realtimeUrl: e.OPENAI_REALTIME_URL,
       transcribeModel: e.OPENAI_TRANSCRIBE_MODEL,
     },

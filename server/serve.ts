@@ -56,7 +56,7 @@ async function waitForDrain(active: () => number, timeoutMs: number): Promise<vo
 export async function serve(config: Config, logger: Logger, cluster: ClusterLink | null): Promise<void> {
   const runtime = await startRuntime(config, logger);
   const demo = config.demoMode ? await demoProviders(config, logger) : null;
-  const providers = createProviders(config, logger, demo?.urls);
+  const providers = createProviders(config, logger, demo?.urls, runtime.metrics);
   const lifecycle: Lifecycle = { draining: false };
   const idleTrim = createIdleTrim(config, logger, runtime.metrics);
   const voice = createVoice({

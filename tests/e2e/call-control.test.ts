@@ -59,11 +59,41 @@ describe('call control', () => {
     expect(turns.at(-1)?.text).toMatch(/goodbye/i);
   });
 
-  it('a 500 from the model is heard as an apology, not silence', async () => {
+  it('the model failing twice: the secondary model answers, and the caller hears a reply', async () => {
     const caller = await stack.dial({ from: '+13125550142' });
     await agentReply(caller, 0);
-    // Two failures: the first attempt and its one quiet retry.
+    const before = stack.emulators.openai.chat.requests.all.length;
+    const failoversBefore = (await stack.metrics.providerFailovers.get()).values.reduce(
+      (a, v) => a + v.value,
+      0,
+    );
+    // The first attempt and its one quiet retry.
     stack.emulators.openai.chat.fail({ kind: 'status', status: 500 }, 2);
+    const spoke = caller.now();
+    await say(caller, 'hours');
+    expect(caller.media.filter((m) => m.at > spoke).length).toBeGreaterThan(10);
+    const models = stack.emulators.openai.chat.requests.all.slice(before).map((r) => r.model);
+    expect(models.slice(0, 3)).toEqual([
+      stack.config.openai.model,
+      stack.config.openai.model,
+      'gpt-4.1-mini',
+    ]);
+    const failovers = await stack.metrics.providerFailovers.get();
+    expect(failovers.values.reduce((a, v) => a + v.value, 0) - failoversBefore).toBe(1);
+    expect(failovers.values).toContainEqual(
+      expect.objectContaining({ labels: { kind: 'llm', from: 'openai-llm', to: 'openai-llm-fallback' } }),
+    );
+    await caller.stop();
+    await finalCall(stack, caller.callSid);
+    const turns = await callTurns(stack, caller.callSid);
+    expect(turns.map((t) => t.text)).not.toContain(PHRASES.apology);
+  });
+
+  it('both models failing is heard as an apology, not silence', async () => {
+    const caller = await stack.dial({ from: '+13125550142' });
+    await agentReply(caller, 0);
+    // Each model: the first attempt and its one quiet retry.
+    stack.emulators.openai.chat.fail({ kind: 'status', status: 500 }, 4);
     const spoke = caller.now();
     await say(caller, 'hours');
     expect(caller.media.filter((m) => m.at > spoke).length).toBeGreaterThan(10);

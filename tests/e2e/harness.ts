@@ -137,7 +137,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     ttlSeconds: config.customerCacheTtlSeconds,
     metrics,
   });
-  const providers = createProviders(config, logger, emulators.urls);
+  const providers = createProviders(config, logger, emulators.urls, metrics);
   const lifecycle = { draining: false };
   const voice = createVoice({
     config,

@@ -58,6 +58,13 @@ describe('loadConfig', () => {
     expect((error as ConfigError).message).toContain('PII_KEYS');
   });
 
+  it('has a secondary model unless OPENAI_FALLBACK_MODEL is none or the primary itself', () => {
+    expect(loadConfig({}).openai.fallbackModel).toBe('gpt-4.1-mini');
+    expect(loadConfig({ OPENAI_FALLBACK_MODEL: 'gpt-4o' }).openai.fallbackModel).toBe('gpt-4o');
+    expect(loadConfig({ OPENAI_FALLBACK_MODEL: 'none' }).openai.fallbackModel).toBeNull();
+    expect(loadConfig({ OPENAI_MODEL: 'gpt-4.1-mini' }).openai.fallbackModel).toBeNull();
+  });
+
   it('turns idle trimming off with IDLE_TRIM_SECONDS=0', () => {
     expect(loadConfig({ IDLE_TRIM_SECONDS: '0' }).idleTrimSeconds).toBe(0);
   });
