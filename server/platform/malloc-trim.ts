@@ -11,6 +11,10 @@
  * When: `delayMs` after the last call ends, and again shortly after each full GC while idle (V8's
  * memory reducer runs one once the process has been idle a while, and that GC is what frees the
  * dead buffers). Never while a call is live: trimming takes the allocator's locks.
+ *
+ * V8's own spare pages are not reachable from here: Node 20 has no call for a memory-pressure
+ * notification, and `gc()` with options (`{ type: 'major', flavor: 'last-resort' }`) runs a
+ * scavenge on its V8 (measured: GC kind minor), not the memory reducer's full GC.
  */
 import { createRequire } from 'node:module';
 import path from 'node:path';
