@@ -90,7 +90,7 @@ export async function telephonyRoutes(app: FastifyInstance, d: VoiceDeps): Promi
     // open is dealt with when the media stream starts (retried, or the caller is handed to a
     // person); until then it must not count as an unhandled rejection, which would end the process.
     // In a cluster the media stream often lands on another worker, which cannot use a socket
-    // opened here: it opens its own, holding the caller's audio meanwhile (media-stream.ts).
+    // opened here: it opens its own, holding the caller's audio meanwhile (stt-link.ts).
     const stt = d.cluster ? null : d.stt.open({ signal: new AbortController().signal, callSid });
     stt?.catch(() => undefined);
     // Registered at once: from here a failure's release() closes the socket along with the slot.
