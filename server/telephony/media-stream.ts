@@ -90,10 +90,7 @@ export class MediaStreamConnection {
     this.#ticker.poll();
     const frame = parseInboundFrame(data, isBinary);
     if (isFrameError(frame)) {
-      this.#d.metrics.mediaFrames.inc({
-        direction: 'inbound',
-        result: frame.code === 'unknown_event' ? 'unknown' : 'invalid',
-      });
+      this.#counters[frame.code === 'unknown_event' ? 'unknown' : 'invalid'].inc();
       // Counted always; logged at debug so a flood of garbage cannot flood the logs.
       this.#log.debug({ code: frame.code }, 'media frame rejected');
       return;

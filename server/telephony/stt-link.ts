@@ -79,7 +79,8 @@ export class SttLink {
   async connect(agent: SttListener): Promise<void> {
     const stt = await this.#open(this.#prewarmed);
     if (this.#signal.aborted) {
-      await stt?.close();
+      // The call ended while the socket opened: a failed close is nothing to report.
+      await stt?.close().catch(() => undefined);
       return;
     }
     if (!stt) {
