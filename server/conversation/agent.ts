@@ -1,7 +1,6 @@
 import { AppError } from '../platform/errors';
 import type { Logger } from '../platform/logger';
 import type { Metrics } from '../platform/metrics';
-import { within } from '../platform/within';
 import type { ChatMessage, LlmProvider, ToolCall, TtsProvider } from '../providers/types';
 import { SentenceChunker } from './chunker';
 import { PHRASES, type AudioClip, type PhraseCache } from './phrases';
@@ -16,6 +15,8 @@ import {
   type TurnLatency,
 } from './ports';
 import { isBackchannel } from './backchannel';
+import { ToolRounds } from './tool-round';
+import type { ActiveTurn, AssistantMessage } from './turn';
 
 export interface AgentTurn {
   role: 'caller' | 'agent';
@@ -45,40 +46,9 @@ export interface AgentDeps {
   controlRetryDelaysMs?: readonly number[];
 }
 
-type AssistantMessage = Extract<ChatMessage, { role: 'assistant' }>;
-type ToolMessage = Extract<ChatMessage, { role: 'tool' }>;
-
-const TOOL_TIMEOUT_MS = 8000;
 const CONTROL_RETRY_DELAYS_MS = [300, 1000] as const;
 /** No transfer or hang-up retry starts later than this after the first attempt: dead air is worse. */
 const CONTROL_RETRY_BUDGET_MS = 5000;
-
-// What the model reads in place of a tool result it cannot have (yet). A result that comes later
-// replaces its placeholder in place.
-const PENDING_RESULT = JSON.stringify({
-  status: 'pending',
-  message: 'Still running when the caller spoke; the result is not known yet.',
-});
-const NOT_RUN_RESULT = JSON.stringify({
-  error: { code: 'INTERRUPTED', message: 'Not run: the caller spoke before it started.' },
-});
-const TIMEOUT_RESULT = JSON.stringify({
-  error: { code: 'TIMEOUT', message: 'No answer in time; it may still complete.' },
-});
-const TOOL_FAILED = { error: { code: 'TOOL_FAILED', message: 'The tool failed.' } };
-
-type ToolRun = Awaited<ReturnType<ToolRunner['execute']>>;
-
-interface ActiveTurn {
-  controller: AbortController;
-  speech: SpeechQueue;
-  messages: AssistantMessage[];
-  interrupted: boolean;
-  finishedProducing: boolean;
-  recorded: boolean;
-  action: ToolAction | null;
-  actionMark: string | null;
-}
 
 /**
  * One call's conversation: turns, tools, barge-in and the heard-only history. Knows nothing of
@@ -89,6 +59,7 @@ export class CallAgent {
   readonly latency: TurnLatency[] = [];
   outcome: CallOutcome = 'abandoned';
   readonly #d: AgentDeps;
+  readonly #tools: ToolRounds;
   #turn: ActiveTurn | null = null;
   #markSeq = 0;
   #callerTurns = 0;
@@ -101,6 +72,11 @@ export class CallAgent {
 
   constructor(deps: AgentDeps) {
     this.#d = deps;
+    this.#tools = new ToolRounds(deps, {
+      history: this.history,
+      callerContext: () => ({ lastCallerText: this.#lastCallerText, callerTurnCount: this.#callerTurns }),
+      raiseOutcome: (o) => this.#raiseOutcome(o),
+    });
   }
 
   get speaking(): boolean {
@@ -320,7 +296,7 @@ export class CallAgent {
         const { text, calls, message } = await this.#streamOnce(turn);
         if (signal.aborted) return;
         if (calls.length === 0) break;
-        await this.#runTools(turn, message, calls);
+        await this.#tools.run(turn, message, calls);
         if (turn.action) break;
         if (round === maxRounds - 1 && text.length === 0) turn.speech.sayPhrase(PHRASES.didNotCatch);
       }
@@ -396,82 +372,6 @@ export class CallAgent {
     if (calls.length > 0 && !signal.aborted) ensureAdded();
     if (!text && calls.length > 0) message.content = null;
     return { text, calls, message };
-  }
-
-  /**
-   * OpenAI refuses, with a 400 on this and every later request of the call, a history in which an
-   * assistant message's tool_calls are not followed at once by one tool message per call. A caller
-   * turn can start while a tool runs, so the calls and a slot for each result enter the history
-   * together, before anything awaits; a slot shows a placeholder until its result comes, and the
-   * result replaces it in place even after a barge-in: a booking that happened is never lost to
-   * the model.
-   */
-  async #runTools(turn: ActiveTurn, message: AssistantMessage, calls: ToolCall[]): Promise<void> {
-    const signal = turn.controller.signal;
-    message.tool_calls = calls;
-    const slots: ToolMessage[] = calls.map((c) => ({
-      role: 'tool',
-      tool_call_id: c.id,
-      content: PENDING_RESULT,
-    }));
-    const at = this.history.indexOf(message);
-    if (at < 0) this.history.push(message, ...slots);
-    else this.history.splice(at + 1, 0, ...slots);
-    let filler: NodeJS.Timeout | undefined = setTimeout(() => {
-      filler = undefined;
-      // Only when nothing else is being said: a filler over the model's own words would be noise.
-      if (turn.speech.sentences.length === 0) turn.speech.sayPhrase(PHRASES.filler);
-    }, this.#d.fillerAfterMs ?? 700);
-    try {
-      for (const [i, call] of calls.entries()) {
-        const slot = slots[i] as ToolMessage;
-        // The caller has moved on: what the model asked for before they spoke is not started now.
-        if (signal.aborted) {
-          slot.content = NOT_RUN_RESULT;
-          continue;
-        }
-        // Tools are short database operations: let a started write finish even if the caller barges in.
-        const r = await this.#execute(call, slot);
-        if (!r) continue;
-        slot.content = resultJson(r);
-        this.#d.metrics?.toolCalls.inc({ tool: call.function.name, result: isError(r) ? 'error' : 'ok' });
-        // An action's outcome ("transferred") is #perform's to claim: the action may yet fail.
-        if (r.outcome && !r.action) this.#raiseOutcome(r.outcome);
-        if (r.action && !signal.aborted) turn.action = r.action;
-      }
-    } finally {
-      if (filler) clearTimeout(filler);
-    }
-  }
-
-  /**
-   * One tool call, bounded: a stuck query must not hang the turn. Past the deadline the model reads
-   * TIMEOUT and this returns null; a result that still comes replaces the TIMEOUT in `slot`.
-   */
-  async #execute(call: ToolCall, slot: ToolMessage): Promise<ToolRun | null> {
-    const name = call.function.name;
-    const run = this.#d.tools
-      .execute(name, call.function.arguments, {
-        lastCallerText: this.#lastCallerText,
-        callerTurnCount: this.#callerTurns,
-      })
-      .catch((err: unknown): ToolRun => {
-        // A throwing tool must still leave a result in its slot, or the history stays invalid.
-        this.#d.log.error({ err: { message: (err as Error).message }, tool: name }, 'tool failed');
-        return { result: TOOL_FAILED };
-      });
-    // `run` never rejects (a throw is TOOL_FAILED), so within()'s rejection is the deadline.
-    const r = await within(run, this.#d.toolTimeoutMs ?? TOOL_TIMEOUT_MS).catch(() => null);
-    if (r) return r;
-    slot.content = TIMEOUT_RESULT;
-    this.#d.metrics?.toolCalls.inc({ tool: name, result: 'error' });
-    this.#d.log.warn({ tool: name }, 'tool timed out');
-    void run.then((late) => {
-      slot.content = resultJson(late);
-      if (late.outcome && !late.action) this.#raiseOutcome(late.outcome);
-      this.#d.log.warn({ tool: name }, 'tool answered after its deadline');
-    });
-    return null;
   }
 
   #speakAndAct(text: string, action: ToolAction): void {
@@ -600,12 +500,4 @@ export class CallAgent {
     if (this.outcome === 'abandoned' && this.#callerTurns > 0) return 'info';
     return this.outcome;
   }
-}
-
-function resultJson(r: ToolRun): string {
-  return JSON.stringify(r.result) ?? 'null';
-}
-
-function isError(r: ToolRun): boolean {
-  return typeof r.result === 'object' && r.result !== null && 'error' in r.result;
 }
