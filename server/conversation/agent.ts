@@ -1,9 +1,11 @@
 import { AppError } from '../platform/errors';
 import type { Logger } from '../platform/logger';
 import type { Metrics } from '../platform/metrics';
-import type { ChatMessage, LlmProvider, ToolCall, TtsProvider } from '../providers/types';
-import { SentenceChunker } from './chunker';
+import type { ChatMessage, LlmProvider, TtsProvider } from '../providers/types';
+import { addAgentMessage, trimToHeard } from './history';
+import { LatencyMeter } from './latency';
 import { PHRASES, type AudioClip, type PhraseCache } from './phrases';
+import { ModelReplies } from './reply';
 import { SpeechQueue } from './speech';
 import {
   OUTCOME_RANK,
@@ -16,7 +18,7 @@ import {
 } from './ports';
 import { isBackchannel } from './backchannel';
 import { ToolRounds } from './tool-round';
-import type { ActiveTurn, AssistantMessage } from './turn';
+import type { ActiveTurn } from './turn';
 
 export interface AgentTurn {
   role: 'caller' | 'agent';
@@ -59,12 +61,13 @@ export class CallAgent {
   readonly latency: TurnLatency[] = [];
   outcome: CallOutcome = 'abandoned';
   readonly #d: AgentDeps;
+  readonly #latency: LatencyMeter;
+  readonly #replies: ModelReplies;
   readonly #tools: ToolRounds;
   #turn: ActiveTurn | null = null;
   #markSeq = 0;
   #callerTurns = 0;
   #lastCallerText = '';
-  #speechStoppedAt: number | null = null;
   #ended = false;
   /** stop() was called: the call is gone, so a failed transfer is neither retried nor apologised for. */
   #stopped = false;
@@ -72,6 +75,8 @@ export class CallAgent {
 
   constructor(deps: AgentDeps) {
     this.#d = deps;
+    this.#latency = new LatencyMeter(this.latency, deps);
+    this.#replies = new ModelReplies(deps, this.history, this.#latency);
     this.#tools = new ToolRounds(deps, {
       history: this.history,
       callerContext: () => ({ lastCallerText: this.#lastCallerText, callerTurnCount: this.#callerTurns }),
@@ -88,8 +93,7 @@ export class CallAgent {
   greet(text: string, audio: AudioClip): void {
     const turn = this.#newTurn();
     const message = { role: 'assistant' as const, content: text };
-    this.history.push(message);
-    turn.messages.push(message);
+    addAgentMessage(this.history, turn, message);
     const t0 = performance.now();
     turn.speech.play(text, audio, message);
     this.#d.onState('speaking');
@@ -105,11 +109,11 @@ export class CallAgent {
    * speech too. Interruption waits for onSustainedSpeech (measured on the audio itself).
    */
   onSpeechStarted(): void {
-    this.#speechStoppedAt = null;
+    this.#latency.speechStarted();
   }
 
   onSpeechStopped(): void {
-    this.#speechStoppedAt = performance.now();
+    this.#latency.speechStopped();
   }
 
   /** The caller has been speaking long enough to be real (not a cough or an "uh-huh"). */
@@ -180,7 +184,7 @@ export class CallAgent {
     this.#stopped = true;
     const turn = this.#turn;
     if (turn && !turn.controller.signal.aborted) {
-      if (this.speaking) this.#trimToHeard(turn);
+      if (this.speaking) trimToHeard(this.history, turn);
       this.#recordAgent(turn, this.speaking);
       turn.controller.abort();
     }
@@ -212,7 +216,7 @@ export class CallAgent {
         out: this.#d.output,
         signal: controller.signal,
         nextMark: () => `m${++this.#markSeq}`,
-        onFirstAudio: (ms) => this.#onFirstAudio(ms),
+        onFirstAudio: (ms) => this.#latency.firstAudio(ms),
         onError: (err) => this.#onSpeechError(turn, err),
       }),
     };
@@ -227,29 +231,11 @@ export class CallAgent {
     const { unplayed } = this.#d.output.clear();
     for (const m of unplayed) this.#cleared.add(m);
     turn.controller.abort();
-    this.#trimToHeard(turn);
+    trimToHeard(this.history, turn);
     this.#recordAgent(turn, true);
     this.#d.metrics?.bargeIns.inc();
     this.#d.log.info({ heard: turn.speech.sentences.filter((s) => s.heard).length }, 'barge-in');
     this.#d.onState('listening');
-  }
-
-  /** Keeps in history only what the caller heard (sentences whose marks came back). */
-  #trimToHeard(turn: ActiveTurn): void {
-    const heardBy = new Map<object, string[]>();
-    for (const s of turn.speech.sentences) {
-      if (s.heard && s.owner) heardBy.set(s.owner, [...(heardBy.get(s.owner) ?? []), s.text]);
-    }
-    for (const m of turn.messages) {
-      const heard = heardBy.get(m)?.join(' ') ?? '';
-      m.content = heard.length > 0 ? heard : m.tool_calls ? null : '';
-    }
-    // A text-only message the caller heard none of did not happen, as far as the conversation goes.
-    for (let i = this.history.length - 1; i >= 0; i--) {
-      const m = this.history[i];
-      if (m?.role === 'assistant' && !m.tool_calls && m.content === '' && turn.messages.includes(m))
-        this.history.splice(i, 1);
-    }
   }
 
   #startTurn(text: string): void {
@@ -272,28 +258,15 @@ export class CallAgent {
       this.#d.onTurn({ role: 'agent', text: spoken.join(' '), at: new Date().toISOString(), interrupted });
   }
 
-  // Per-turn latency marks (performance.now based).
-  #t0 = 0;
-  #current: TurnLatency | null = null;
-
   async #respond(): Promise<void> {
     const turn = this.#newTurn();
     const signal = turn.controller.signal;
-    this.#t0 = performance.now();
-    this.#current = {
-      sttMs: this.#speechStoppedAt !== null ? Math.max(0, this.#t0 - this.#speechStoppedAt) : null,
-      llmFirstTokenMs: null,
-      ttsFirstByteMs: null,
-      firstFrameMs: null,
-      totalMs: null,
-    };
-    this.latency.push(this.#current);
-    this.#speechStoppedAt = null;
+    this.#latency.start();
     this.#d.onState('thinking');
     const maxRounds = this.#d.maxToolRounds ?? 5;
     try {
       for (let round = 0; round < maxRounds && !signal.aborted; round++) {
-        const { text, calls, message } = await this.#streamOnce(turn);
+        const { text, calls, message } = await this.#replies.stream(turn);
         if (signal.aborted) return;
         if (calls.length === 0) break;
         await this.#tools.run(turn, message, calls);
@@ -324,62 +297,11 @@ export class CallAgent {
     this.#maybeTurnDone(turn);
   }
 
-  async #streamOnce(
-    turn: ActiveTurn,
-  ): Promise<{ text: string; calls: ToolCall[]; message: AssistantMessage }> {
-    const signal = turn.controller.signal;
-    const message: AssistantMessage = { role: 'assistant', content: '' };
-    const chunker = new SentenceChunker();
-    let text = '';
-    let calls: ToolCall[] = [];
-    let added = false;
-    const ensureAdded = () => {
-      if (!added) {
-        added = true;
-        this.history.push(message);
-        turn.messages.push(message);
-      }
-    };
-    const messages = [{ role: 'system' as const, content: this.#d.systemPrompt }, ...this.history];
-    for await (const chunk of this.#d.llm.stream({ messages, tools: this.#d.tools.specs, signal })) {
-      if (signal.aborted) break;
-      if (this.#current && this.#current.llmFirstTokenMs === null && chunk.type !== 'done') {
-        this.#current.llmFirstTokenMs = performance.now() - this.#t0;
-        this.#d.metrics?.turnLatency.observe(
-          { stage: 'llm_first_token' },
-          this.#current.llmFirstTokenMs / 1000,
-        );
-      }
-      if (chunk.type === 'text') {
-        ensureAdded();
-        text += chunk.text;
-        message.content = text;
-        for (const sentence of chunker.push(chunk.text)) {
-          this.#d.onState('speaking');
-          turn.speech.say(sentence, message);
-        }
-      } else if (chunk.type === 'tool_calls') {
-        calls = chunk.calls;
-      }
-    }
-    const rest = chunker.flush();
-    if (rest && !signal.aborted) {
-      this.#d.onState('speaking');
-      turn.speech.say(rest, message);
-    }
-    // Not once interrupted: the barge-in's user message is already in the history, and tool calls
-    // that will never run have no place after it.
-    if (calls.length > 0 && !signal.aborted) ensureAdded();
-    if (!text && calls.length > 0) message.content = null;
-    return { text, calls, message };
-  }
-
   #speakAndAct(text: string, action: ToolAction): void {
     const turn = this.#newTurn();
     turn.action = action;
     const message = { role: 'assistant' as const, content: text };
-    this.history.push(message);
-    turn.messages.push(message);
+    addAgentMessage(this.history, turn, message);
     turn.speech.sayPhrase(text, message);
     this.#d.onState(action.type === 'transfer' ? 'transferring' : 'ending');
     void turn.speech.drained().then(() => {
@@ -441,8 +363,7 @@ export class CallAgent {
   #sayLine(text: string): void {
     const turn = this.#newTurn();
     const message = { role: 'assistant' as const, content: text };
-    this.history.push(message);
-    turn.messages.push(message);
+    addAgentMessage(this.history, turn, message);
     turn.speech.sayPhrase(text, message);
     this.#d.onState('speaking');
     void turn.speech.drained().then(() => {
@@ -456,22 +377,6 @@ export class CallAgent {
       return;
     this.#recordAgent(turn, false);
     this.#d.onState('listening');
-  }
-
-  #onFirstAudio(ttsFirstByteMs: number | null): void {
-    const cur = this.#current;
-    if (!cur || cur.firstFrameMs !== null) return;
-    const now = performance.now();
-    cur.firstFrameMs = now - this.#t0;
-    cur.ttsFirstByteMs = ttsFirstByteMs;
-    cur.totalMs = cur.firstFrameMs + (cur.sttMs ?? 0);
-    const h = this.#d.metrics?.turnLatency;
-    if (h) {
-      if (cur.sttMs !== null) h.observe({ stage: 'stt' }, cur.sttMs / 1000);
-      if (ttsFirstByteMs !== null) h.observe({ stage: 'tts_first_byte' }, ttsFirstByteMs / 1000);
-      h.observe({ stage: 'first_frame' }, cur.firstFrameMs / 1000);
-      h.observe({ stage: 'total' }, cur.totalMs / 1000);
-    }
   }
 
   #speechErrors = new WeakSet<ActiveTurn>();
