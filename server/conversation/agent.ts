@@ -1,31 +1,18 @@
-import { AppError } from '../platform/errors';
 import type { Logger } from '../platform/logger';
 import type { Metrics } from '../platform/metrics';
 import type { ChatMessage, LlmProvider, TtsProvider } from '../providers/types';
+import { controlWithRetry } from './control-retry';
 import { addAgentMessage, trimToHeard } from './history';
 import { LatencyMeter } from './latency';
 import { PHRASES, type AudioClip, type PhraseCache } from './phrases';
 import { ModelReplies } from './reply';
-import { SpeechQueue } from './speech';
-import {
-  OUTCOME_RANK,
-  type CallControl,
-  type CallOutcome,
-  type SpeechOutput,
-  type ToolAction,
-  type ToolRunner,
-  type TurnLatency,
-} from './ports';
+import type { CallControl, CallOutcome, SpeechOutput, ToolAction, ToolRunner, TurnLatency } from './ports';
 import { isBackchannel } from './backchannel';
+import { CallRecord, type AgentTurn } from './record';
 import { ToolRounds } from './tool-round';
-import type { ActiveTurn } from './turn';
+import { Turns, type ActiveTurn } from './turn';
 
-export interface AgentTurn {
-  role: 'caller' | 'agent';
-  text: string;
-  at: string;
-  interrupted: boolean;
-}
+export type { AgentTurn } from './record';
 
 export interface AgentDeps {
   callSid: string;
@@ -48,40 +35,48 @@ export interface AgentDeps {
   controlRetryDelaysMs?: readonly number[];
 }
 
-const CONTROL_RETRY_DELAYS_MS = [300, 1000] as const;
-/** No transfer or hang-up retry starts later than this after the first attempt: dead air is worse. */
-const CONTROL_RETRY_BUDGET_MS = 5000;
-
 /**
- * One call's conversation: turns, tools, barge-in and the heard-only history. Knows nothing of
- * Twilio or vendors: audio goes to a SpeechOutput, marks come back through onMark().
+ * One call's conversation: when a turn starts, is interrupted or ends in an announced action. The
+ * reply stream, the tool round, the heard-only history, the record and the latency marks it drives
+ * live in their own files. Knows nothing of Twilio or vendors: audio goes to a SpeechOutput, marks
+ * come back through onMark().
  */
 export class CallAgent {
   readonly history: ChatMessage[] = [];
   readonly latency: TurnLatency[] = [];
-  outcome: CallOutcome = 'abandoned';
   readonly #d: AgentDeps;
+  readonly #record: CallRecord;
   readonly #latency: LatencyMeter;
+  readonly #turns: Turns;
   readonly #replies: ModelReplies;
   readonly #tools: ToolRounds;
   #turn: ActiveTurn | null = null;
-  #markSeq = 0;
-  #callerTurns = 0;
-  #lastCallerText = '';
   #ended = false;
   /** stop() was called: the call is gone, so a failed transfer is neither retried nor apologised for. */
   #stopped = false;
-  readonly #cleared = new Set<string>();
 
   constructor(deps: AgentDeps) {
     this.#d = deps;
+    this.#record = new CallRecord(deps);
     this.#latency = new LatencyMeter(this.latency, deps);
+    this.#turns = new Turns(deps, {
+      onFirstAudio: (ms) => this.#latency.firstAudio(ms),
+      onSpeechError: (err) => this.#onProviderError('tts', err),
+    });
     this.#replies = new ModelReplies(deps, this.history, this.#latency);
     this.#tools = new ToolRounds(deps, {
       history: this.history,
-      callerContext: () => ({ lastCallerText: this.#lastCallerText, callerTurnCount: this.#callerTurns }),
-      raiseOutcome: (o) => this.#raiseOutcome(o),
+      callerContext: () => this.#record.callerContext,
+      raiseOutcome: (o) => this.#record.raise(o),
     });
+  }
+
+  get outcome(): CallOutcome {
+    return this.#record.outcome;
+  }
+
+  set outcome(o: CallOutcome) {
+    this.#record.outcome = o;
   }
 
   get speaking(): boolean {
@@ -127,7 +122,7 @@ export class CallAgent {
     if (this.#acting()) {
       // "Thanks, bye" over the goodbye, "hello?" over "I'm transferring you": the caller still expects
       // the action. Kept in the record and the history (a failed transfer goes on talking), no turn.
-      this.#recordCaller(clean);
+      this.#record.caller(clean);
       this.history.push({ role: 'user', content: clean });
       return;
     }
@@ -145,7 +140,7 @@ export class CallAgent {
     if (this.#acting() && !(digit === '0' && this.#turn?.action?.type === 'end')) return;
     if (digit === '0') {
       if (this.#turn && !this.#turn.interrupted) this.#bargeIn();
-      this.#recordCaller('[pressed 0]');
+      this.#record.caller('[pressed 0]');
       this.#speakAndAct(PHRASES.transfer, { type: 'transfer', reason: 'caller pressed 0' });
       return;
     }
@@ -166,7 +161,7 @@ export class CallAgent {
   }
 
   onMark(name: string): void {
-    if (this.#cleared.delete(name)) return;
+    if (this.#turns.takeCleared(name)) return;
     const turn = this.#turn;
     if (!turn) return;
     const sentence = turn.speech.sentences.find((s) => s.mark === name);
@@ -185,7 +180,7 @@ export class CallAgent {
     const turn = this.#turn;
     if (turn && !turn.controller.signal.aborted) {
       if (this.speaking) trimToHeard(this.history, turn);
-      this.#recordAgent(turn, this.speaking);
+      this.#record.agent(turn, this.speaking);
       turn.controller.abort();
     }
   }
@@ -201,25 +196,7 @@ export class CallAgent {
   }
 
   #newTurn(): ActiveTurn {
-    const controller = new AbortController();
-    const turn: ActiveTurn = {
-      controller,
-      messages: [],
-      interrupted: false,
-      finishedProducing: false,
-      recorded: false,
-      action: null,
-      actionMark: null,
-      speech: new SpeechQueue({
-        tts: this.#d.tts,
-        phrases: this.#d.phrases,
-        out: this.#d.output,
-        signal: controller.signal,
-        nextMark: () => `m${++this.#markSeq}`,
-        onFirstAudio: (ms) => this.#latency.firstAudio(ms),
-        onError: (err) => this.#onSpeechError(turn, err),
-      }),
-    };
+    const turn = this.#turns.create();
     this.#turn = turn;
     return turn;
   }
@@ -228,34 +205,19 @@ export class CallAgent {
     const turn = this.#turn;
     if (!turn || turn.interrupted) return;
     turn.interrupted = true;
-    const { unplayed } = this.#d.output.clear();
-    for (const m of unplayed) this.#cleared.add(m);
+    this.#turns.clearOutput();
     turn.controller.abort();
     trimToHeard(this.history, turn);
-    this.#recordAgent(turn, true);
+    this.#record.agent(turn, true);
     this.#d.metrics?.bargeIns.inc();
     this.#d.log.info({ heard: turn.speech.sentences.filter((s) => s.heard).length }, 'barge-in');
     this.#d.onState('listening');
   }
 
   #startTurn(text: string): void {
-    this.#recordCaller(text);
+    this.#record.caller(text);
     this.history.push({ role: 'user', content: text });
     void this.#respond();
-  }
-
-  #recordCaller(text: string): void {
-    this.#callerTurns++;
-    this.#lastCallerText = text;
-    this.#d.onTurn({ role: 'caller', text, at: new Date().toISOString(), interrupted: false });
-  }
-
-  #recordAgent(turn: ActiveTurn, interrupted: boolean): void {
-    if (turn.recorded) return;
-    turn.recorded = true;
-    const spoken = turn.speech.sentences.filter((s) => !interrupted || s.heard).map((s) => s.text);
-    if (spoken.length > 0)
-      this.#d.onTurn({ role: 'agent', text: spoken.join(' '), at: new Date().toISOString(), interrupted });
   }
 
   async #respond(): Promise<void> {
@@ -315,14 +277,17 @@ export class CallAgent {
   async #perform(action: ToolAction): Promise<void> {
     if (this.#ended) return;
     const turn = this.#turn;
-    if (turn) this.#recordAgent(turn, false);
+    if (turn) this.#record.agent(turn, false);
     this.#ended = true;
     const before = this.outcome;
     // Claimed before the request: Twilio can end the stream (and the record be written) before its
     // REST answer arrives.
-    if (action.type === 'transfer') this.#raiseOutcome('transferred');
+    if (action.type === 'transfer') this.#record.raise('transferred');
     try {
-      await this.#control(action);
+      await controlWithRetry(action, this.#d, {
+        stopped: () => this.#stopped,
+        onError: (err) => this.#onProviderError('twilio', err),
+      });
     } catch {
       // A failed hang-up is covered by the telephony layer, which closes the stream either way.
       if (this.#stopped || action.type === 'end') return;
@@ -331,31 +296,6 @@ export class CallAgent {
       this.outcome = before === 'abandoned' ? 'failed' : before;
       this.#ended = false;
       this.#sayLine(PHRASES.transferFailed);
-    }
-  }
-
-  /**
-   * The transfer or hang-up request, with brief retries of a retryable failure (Twilio 429/5xx or
-   * no answer). Not once the call is gone: the first attempt may have worked after all, and a
-   * repeated transfer would ring the desk twice. Throws the last error.
-   */
-  async #control(action: ToolAction): Promise<void> {
-    const started = performance.now();
-    const delays = this.#d.controlRetryDelaysMs ?? CONTROL_RETRY_DELAYS_MS;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await (action.type === 'transfer' ? this.#d.control.transfer() : this.#d.control.hangup());
-        return;
-      } catch (err) {
-        this.#onProviderError('twilio', err);
-        const delay = delays[attempt];
-        const retryable = err instanceof AppError && err.retryable;
-        const inBudget =
-          delay !== undefined && performance.now() - started + delay <= CONTROL_RETRY_BUDGET_MS;
-        if (!retryable || !inBudget) throw err;
-        await new Promise((r) => setTimeout(r, delay));
-        if (this.#stopped) throw err;
-      }
     }
   }
 
@@ -375,34 +315,19 @@ export class CallAgent {
   #maybeTurnDone(turn: ActiveTurn): void {
     if (turn !== this.#turn || turn.interrupted || !turn.finishedProducing || turn.speech.pendingMarks > 0)
       return;
-    this.#recordAgent(turn, false);
+    this.#record.agent(turn, false);
     this.#d.onState('listening');
-  }
-
-  #speechErrors = new WeakSet<ActiveTurn>();
-
-  #onSpeechError(turn: ActiveTurn, err: unknown): void {
-    this.#onProviderError('tts', err);
-    if (this.#speechErrors.has(turn)) return;
-    this.#speechErrors.add(turn);
-    // The apology is a cached phrase: it plays even while the TTS provider is down.
-    turn.speech.sayPhrase(PHRASES.apology);
   }
 
   #onProviderError(kind: 'llm' | 'tts' | 'twilio', err: unknown): void {
     const e = err as { provider?: string; status?: number; message?: string };
     this.#d.metrics?.providerErrors.inc({ provider: e.provider ?? kind, kind });
     this.#d.log.error({ err: { message: e.message, status: e.status }, kind }, 'provider error mid-call');
-    if (this.outcome === 'abandoned') this.outcome = 'failed';
-  }
-
-  #raiseOutcome(o: CallOutcome): void {
-    if (OUTCOME_RANK[o] > OUTCOME_RANK[this.outcome] || this.outcome === 'failed') this.outcome = o;
+    this.#record.failed();
   }
 
   /** Final outcome: a caller who spoke and got answers without a write is an "info" call. */
   finalOutcome(): CallOutcome {
-    if (this.outcome === 'abandoned' && this.#callerTurns > 0) return 'info';
-    return this.outcome;
+    return this.#record.final();
   }
 }
