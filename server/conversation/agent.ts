@@ -28,6 +28,8 @@ export interface AgentDeps {
   onTurn(turn: AgentTurn): void;
   onState(state: 'listening' | 'thinking' | 'speaking' | 'transferring' | 'ending'): void;
   fillerAfterMs?: number;
+  /** The model not answering for this long: "One moment, please." (default 2.5 s). */
+  holdOnAfterMs?: number;
   maxToolRounds?: number;
   /** How long a tool may take before the model is told it timed out (default 8 s). */
   toolTimeoutMs?: number;
@@ -54,6 +56,8 @@ export class CallAgent {
   #ended = false;
   /** stop() was called: the call is gone, so a failed transfer is neither retried nor apologised for. */
   #stopped = false;
+  /** Turns in a row whose model request failed (after every retry and fallback). */
+  #modelFailures = 0;
 
   constructor(deps: AgentDeps) {
     this.#d = deps;
@@ -138,6 +142,8 @@ export class CallAgent {
     if (this.#ended) return;
     // Keys do not cancel an announced action either, but 0 over a goodbye: that caller wants a person.
     if (this.#acting() && !(digit === '0' && this.#turn?.action?.type === 'end')) return;
+    // A key ends no speech: a stop heard before it is not this turn's speech-to-text time.
+    this.#latency.speechStarted();
     if (digit === '0') {
       if (this.#turn && !this.#turn.interrupted) this.#bargeIn();
       this.#record.caller('[pressed 0]');
@@ -196,6 +202,7 @@ export class CallAgent {
   }
 
   #newTurn(): ActiveTurn {
+    this.#latency.close();
     const turn = this.#turns.create();
     this.#turn = turn;
     return turn;
@@ -226,9 +233,15 @@ export class CallAgent {
     this.#latency.start();
     this.#d.onState('thinking');
     const maxRounds = this.#d.maxToolRounds ?? 5;
+    // A slow model (or its retry, or the fallback) is not silence: a short line while it thinks.
+    const holdOn = setTimeout(() => {
+      if (!signal.aborted && turn.speech.sentences.length === 0 && !turn.messages.some((m) => m.content))
+        turn.speech.sayPhrase(PHRASES.holdOn);
+    }, this.#d.holdOnAfterMs ?? 2_500);
     try {
       for (let round = 0; round < maxRounds && !signal.aborted; round++) {
         const { text, calls, message } = await this.#replies.stream(turn);
+        this.#modelFailures = 0;
         if (signal.aborted) return;
         if (calls.length === 0) break;
         await this.#tools.run(turn, message, calls);
@@ -238,7 +251,16 @@ export class CallAgent {
     } catch (err) {
       if (signal.aborted) return;
       this.#onProviderError('llm', err);
+      // Twice running, every model and retry failed: more apologies would leave the caller stuck.
+      if (++this.#modelFailures >= 2) {
+        // What this turn said before the failure plays first, and is kept in the record.
+        this.#record.agent(turn, false);
+        this.#speakAndAct(PHRASES.handOffModelDown, { type: 'transfer', reason: 'model unavailable' });
+        return;
+      }
       turn.speech.sayPhrase(PHRASES.apology);
+    } finally {
+      clearTimeout(holdOn);
     }
     if (signal.aborted) return;
     if (turn.action) {
@@ -293,7 +315,8 @@ export class CallAgent {
       if (this.#stopped || action.type === 'end') return;
       // The transfer did not happen: the call must not go dead. The caller hears so and how to try
       // again, and the conversation goes on.
-      this.outcome = before === 'abandoned' ? 'failed' : before;
+      // Unless something better happened meanwhile (a late booking's result, say), the claim goes.
+      if (this.outcome === 'transferred') this.outcome = before === 'abandoned' ? 'failed' : before;
       this.#ended = false;
       this.#sayLine(PHRASES.transferFailed);
     }

@@ -41,6 +41,14 @@ export class LatencyMeter {
     this.#speechStoppedAt = null;
   }
 
+  /**
+   * Another turn took over (a barge-in, a key, an announcement): the reply that was timing has no
+   * first frame, and the next audio is not its.
+   */
+  close(): void {
+    this.#current = null;
+  }
+
   /** The model streamed something; only the turn's first token counts. */
   firstToken(): void {
     if (this.#current && this.#current.llmFirstTokenMs === null) {

@@ -16,6 +16,11 @@ export const PHRASES = {
     "I'm sorry, I couldn't connect you with a service advisor just now. You can press zero to try again, or call us back in a few minutes.",
   goodbye: 'Thanks for calling Bayline Motors. Goodbye!',
   didNotCatch: "Sorry, I didn't catch that. Could you say it again?",
+  // Said when the model has not started answering after a couple of seconds.
+  holdOn: 'One moment, please.',
+  // Said when the model has failed twice running (both models, retries included): a person takes over.
+  handOffModelDown:
+    "I'm sorry, I'm having trouble on my end right now. Let me connect you with a service advisor. One moment please.",
 } as const;
 
 export type PhraseName = keyof typeof PHRASES;

@@ -67,9 +67,16 @@ export class SpeechQueue {
     }
   }
 
-  /** Resolves when every queued sentence has been handed to the output (not yet heard). */
-  drained(): Promise<void> {
-    return this.#tail;
+  /**
+   * Resolves when every queued sentence has been handed to the output (not yet heard), including
+   * one queued meanwhile: the apology a failing sentence queues from its own error callback.
+   */
+  async drained(): Promise<void> {
+    let tail: Promise<void>;
+    do {
+      tail = this.#tail;
+      await tail;
+    } while (tail !== this.#tail);
   }
 
   get pendingMarks(): number {

@@ -4,7 +4,7 @@
  */
 import { PHRASES } from '../../../server/conversation/phrases';
 import { ProviderError } from '../../../server/platform/errors';
-import { agentHarness, settle, text, toolCalls } from './agent-fakes';
+import { agentHarness, gate, settle, text, toolCalls } from './agent-fakes';
 
 /** Call control whose requests fail as the test says; counts every attempt. */
 function failingControl(failures: { transfer?: number[]; hangup?: number[] }) {
@@ -120,6 +120,90 @@ describe('CallAgent actions', () => {
     await settle();
     expect(attempts.transfer).toBe(4);
     expect(h.agent.finalOutcome()).toBe('transferred');
+  });
+
+  it('a booking that lands while the transfer is tried is not lost when the transfer fails', async () => {
+    const control = {
+      transfer: async () => {
+        // A booking whose result came late (after its tool deadline) lands now.
+        h.agent.outcome = 'booked';
+        throw new ProviderError('twilio', 'call update failed (status 400)', { status: 400 });
+      },
+      hangup: async () => undefined,
+    };
+    const h = agentHarness([], { control });
+    h.agent.onDtmf('0');
+    await settle();
+    h.echoAll();
+    await settle(60);
+    expect(h.tts.texts).toEqual([PHRASES.transfer, PHRASES.transferFailed]);
+    expect(h.agent.finalOutcome()).toBe('booked');
+  });
+
+  it('the model failing on two turns running: the caller is put through to a person', async () => {
+    const down = () => new ProviderError('openai', 'boom', { status: 500 });
+    const h = agentHarness([down(), down()]);
+    h.agent.onTranscript('Hello?');
+    await settle();
+    expect(h.tts.texts).toEqual([PHRASES.apology]);
+    h.echoAll();
+    h.agent.onTranscript('Hello, can you hear me?');
+    await settle();
+    expect(h.tts.texts).toEqual([PHRASES.apology, PHRASES.handOffModelDown]);
+    expect(h.control.transfers).toBe(0);
+    h.echoAll();
+    await settle();
+    expect(h.control.transfers).toBe(1);
+    expect(h.agent.finalOutcome()).toBe('transferred');
+  });
+
+  it('a model failure, an answer, a failure: the count restarts, so only apologies', async () => {
+    const down = () => new ProviderError('openai', 'boom', { status: 500 });
+    const h = agentHarness([down(), [text('We open at seven.')], down()]);
+    for (const said of ['Hello?', 'When do you open?', 'And on Sunday?']) {
+      h.agent.onTranscript(said);
+      await settle();
+      h.echoAll();
+    }
+    // Cached phrases are synthesised once: what was said is in the record.
+    expect(h.turns.filter((t) => t.role === 'agent').map((t) => t.text)).toEqual([
+      PHRASES.apology,
+      'We open at seven.',
+      PHRASES.apology,
+    ]);
+    expect(h.tts.texts).not.toContain(PHRASES.handOffModelDown);
+    expect(h.control.transfers).toBe(0);
+  });
+
+  it('a model slow to start: "one moment" while it thinks, then its answer; a quick one: no filler', async () => {
+    const slow = gate();
+    const h = agentHarness([[slow.wait, text('We open at seven.')], [text('Yes, on Saturdays too.')]], {
+      holdOnAfterMs: 40,
+    });
+    h.agent.onTranscript('When do you open?');
+    await settle(80);
+    expect(h.tts.texts).toEqual([PHRASES.holdOn]);
+    slow.open();
+    await settle();
+    expect(h.tts.texts).toEqual([PHRASES.holdOn, 'We open at seven.']);
+    h.echoAll();
+    h.agent.onTranscript('Saturdays too?');
+    await settle(80);
+    expect(h.tts.texts.at(-1)).toBe('Yes, on Saturdays too.');
+    expect(h.tts.texts.filter((t) => t === PHRASES.holdOn)).toHaveLength(1);
+  });
+
+  it("a turn cut short by a key before any audio keeps no latency: the announcement's frame is not its", async () => {
+    const slow = gate();
+    const h = agentHarness([[slow.wait, text('We open at seven.')]]);
+    h.agent.onTranscript('When do you open?');
+    await settle();
+    h.agent.onDtmf('0');
+    await settle();
+    expect(h.tts.texts).toEqual([PHRASES.transfer]);
+    expect(h.agent.latency).toHaveLength(1);
+    expect(h.agent.latency[0]).toMatchObject({ firstFrameMs: null, totalMs: null });
+    slow.open();
   });
 
   it('a transfer refused for good (Twilio 400) is not retried; the caller hears so at once', async () => {

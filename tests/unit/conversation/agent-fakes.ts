@@ -69,8 +69,13 @@ export function gate(): { wait: Promise<void>; open: () => void } {
 export const settle = (ms = 30) => new Promise((r) => setTimeout(r, ms));
 
 export function agentHarness(
-  scripts: Step[][],
-  opts: { execute?: ToolRunner['execute']; control?: AgentDeps['control']; toolTimeoutMs?: number } = {},
+  scripts: Script[],
+  opts: {
+    execute?: ToolRunner['execute'];
+    control?: AgentDeps['control'];
+    toolTimeoutMs?: number;
+    holdOnAfterMs?: number;
+  } = {},
 ) {
   const llm = new ScriptedLlm(scripts);
   const tts = new FakeTts();
@@ -110,6 +115,7 @@ export function agentHarness(
     fillerAfterMs: 1000,
     controlRetryDelaysMs: [5, 5],
     ...(opts.toolTimeoutMs === undefined ? {} : { toolTimeoutMs: opts.toolTimeoutMs }),
+    ...(opts.holdOnAfterMs === undefined ? {} : { holdOnAfterMs: opts.holdOnAfterMs }),
   };
   const agent = new CallAgent(deps);
   /** Twilio echoes a mark: the caller has heard everything before it. */

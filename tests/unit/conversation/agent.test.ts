@@ -87,7 +87,8 @@ describe('CallAgent', () => {
   it('streams a reply sentence by sentence, each followed by a mark', async () => {
     const h = harness([[text('I have nine tomorrow. '), text('Does that work for you?')]]);
     h.agent.onTranscript('Book an oil change');
-    await h.settle();
+    // Until both marks are out, not a fixed wait: under CPU load 30 ms was not always enough.
+    for (let i = 0; i < 200 && h.marks.length < 2; i++) await h.settle();
     expect(h.tts.texts).toEqual(['I have nine tomorrow.', 'Does that work for you?']);
     expect(h.marks).toEqual(['m1', 'm2']);
     expect(h.llm.requests[0]?.at(-1)).toEqual({ role: 'user', content: 'Book an oil change' });
@@ -182,6 +183,10 @@ describe('CallAgent', () => {
     await h.settle();
     expect(h.tts.texts).toContain(PHRASES.apology);
     expect(h.audio.length).toBe(1);
+    // The apology is what the caller heard of this turn, and the record says so.
+    expect(h.agent.speaking).toBe(true);
+    h.marks.forEach((m) => h.echo(m));
+    expect(h.turns.filter((t) => t.role === 'agent').map((t) => t.text)).toEqual([PHRASES.apology]);
   });
 
   it('DTMF 0 announces the transfer and transfers only after the announcement is heard', async () => {
