@@ -74,6 +74,24 @@ describe('Redis connected but not answering', () => {
     await until(async () => (await healthRedis()).status === 200, 15_000);
   });
 
+  it('two sockets for one call while the lock is unreachable: one takes the call, the other is refused', async () => {
+    const caller = stack.caller({ from: '+13125550142' });
+    const ring = await caller.placeCall();
+    proxy.freeze();
+    const twin = stack.caller({ from: '+13125550142', callSid: caller.callSid });
+    // Both start within the lock's 250 ms wait, before either has taken the call.
+    await Promise.all([caller.connect(), twin.connect({ streamUrl: ring.streamUrl as string })]);
+    await until(() => !twin.isOpen || !caller.isOpen, 5_000);
+    const [kept, refused] = twin.isOpen ? [twin, caller] : [caller, twin];
+    expect(refused.closeCode).toBe(1008);
+    await kept.waitFor((c) => c.media.length > 0, 10_000);
+    expect(kept.isOpen).toBe(true);
+    expect(refused.media).toHaveLength(0);
+    proxy.thaw();
+    await kept.stop();
+    await finalCall(stack, caller.callSid);
+  });
+
   it("Twilio's webhooks answer in time, /health/redis says 503, and all is well once it answers", async () => {
     proxy.freeze();
     // Caller lookup (cache read and write) and the session's creation all wait on Redis.
