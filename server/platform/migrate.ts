@@ -4,12 +4,15 @@ import path from 'node:path';
 import type pg from 'pg';
 import { AppError } from './errors';
 
-const LOCK_KEY = 7_411_202_611; // pg_advisory_lock key shared by every migrator of this product
+export const LOCK_KEY = 7_411_202_611; // pg_advisory_lock key shared by every migrator of this product
 
 export interface MigrationResult {
   applied: string[];
   skipped: string[];
 }
+
+/** The longest timer Node keeps (≈ 24.8 days): pg takes 0 for "the pool's default". */
+const NO_QUERY_TIMEOUT_MS = 2 ** 31 - 1;
 
 /**
  * Applies numbered SQL files in order, each in its own transaction, under a session advisory lock,
@@ -17,7 +20,14 @@ export interface MigrationResult {
  */
 export async function migrate(pool: pg.Pool, dir = resolveDir()): Promise<MigrationResult> {
   const files = (await readdir(dir)).filter((f) => /^\d{3}_.+\.sql$/.test(f)).sort();
-  const client = await pool.connect();
+  const pooled = await pool.connect();
+  // The pool's query timeout is for the product's short queries: waiting on another migrator's
+  // lock, or a migration over a large table, may take longer.
+  const client = {
+    query: <R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> =>
+      // query_timeout per query is read by pg's client; @types/pg does not list it.
+      pooled.query<R>({ text, values, query_timeout: NO_QUERY_TIMEOUT_MS } as pg.QueryConfig),
+  };
   try {
     await client.query('SELECT pg_advisory_lock($1)', [LOCK_KEY]);
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -57,7 +67,7 @@ export async function migrate(pool: pg.Pool, dir = resolveDir()): Promise<Migrat
     return result;
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [LOCK_KEY]).catch(() => undefined);
-    client.release();
+    pooled.release();
   }
 }
 

@@ -46,6 +46,7 @@ export class Db implements Queryable {
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
       const end = this.#metrics?.dbLatency.startTimer();
+      let broken = false;
       try {
         await client.query(
           opts.isolation === 'serializable' ? 'BEGIN ISOLATION LEVEL SERIALIZABLE' : 'BEGIN',
@@ -54,7 +55,12 @@ export class Db implements Queryable {
         await client.query('COMMIT');
         return result;
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
+        // A connection that cannot even roll back (timed out, dropped) is not given back to the
+        // pool for the next caller to hang on: released with an error, the pool discards it.
+        broken = await client.query('ROLLBACK').then(
+          () => false,
+          () => true,
+        );
         if (isRetryableTxError(err) && attempt < attempts) {
           await sleep(5 * 2 ** attempt * Math.random());
           continue;
@@ -62,7 +68,7 @@ export class Db implements Queryable {
         throw err;
       } finally {
         end?.();
-        client.release();
+        client.release(broken || undefined);
       }
     }
   }
@@ -78,12 +84,28 @@ export class Db implements Queryable {
   }
 }
 
-export function createDb(opts: { url: string; max?: number; searchPath?: string; metrics?: Metrics }): Db {
+/**
+ * The pool every query goes through. A query gets `queryTimeoutMs` (10 s) to answer: a PostgreSQL
+ * that is connected but silent (a black-holed network, a stuck failover) otherwise holds the
+ * query, its caller and its pooled connection until TCP gives up, minutes later, and ten such
+ * queries leave the pool with nothing to hand out. Timed out, the connection is discarded. Keep-
+ * alive probes after 10 s idle find a dead peer of an idle connection.
+ */
+export function createDb(opts: {
+  url: string;
+  max?: number;
+  searchPath?: string;
+  metrics?: Metrics;
+  queryTimeoutMs?: number;
+}): Db {
   const pool = new pg.Pool({
     connectionString: opts.url,
     max: opts.max ?? 10,
     connectionTimeoutMillis: 5000,
     idleTimeoutMillis: 30000,
+    query_timeout: opts.queryTimeoutMs ?? 10_000,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
     ...(opts.searchPath ? { options: `-c search_path=${opts.searchPath}` } : {}),
   });
   // An idle client's error (server restart) must not crash the process; the pool replaces it.
