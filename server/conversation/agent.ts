@@ -233,6 +233,7 @@ export class CallAgent {
     this.#latency.start();
     this.#d.onState('thinking');
     const maxRounds = this.#d.maxToolRounds ?? 5;
+    let handedOff = false;
     // A slow model (or its retry, or the fallback) is not silence: a short line while it thinks.
     const holdOn = setTimeout(() => {
       if (!signal.aborted && turn.speech.sentences.length === 0 && !turn.messages.some((m) => m.content))
@@ -252,18 +253,18 @@ export class CallAgent {
       if (signal.aborted) return;
       this.#onProviderError('llm', err);
       // Twice running, every model and retry failed: more apologies would leave the caller stuck.
+      // The line goes on this turn's own queue, after what it said before the failure (one queue
+      // at a time feeds the output), and the transfer follows it as any announced action does.
       if (++this.#modelFailures >= 2) {
-        // What this turn said before the failure plays first, and is kept in the record.
-        this.#record.agent(turn, false);
-        this.#speakAndAct(PHRASES.handOffModelDown, { type: 'transfer', reason: 'model unavailable' });
-        return;
-      }
-      turn.speech.sayPhrase(PHRASES.apology);
+        turn.action = { type: 'transfer', reason: 'model unavailable' };
+        turn.speech.sayPhrase(PHRASES.handOffModelDown);
+        handedOff = true;
+      } else turn.speech.sayPhrase(PHRASES.apology);
     } finally {
       clearTimeout(holdOn);
     }
     if (signal.aborted) return;
-    if (turn.action) {
+    if (turn.action && !handedOff) {
       const spokeSomething = turn.speech.sentences.length > 0 || turn.messages.some((m) => m.content);
       if (!spokeSomething)
         turn.speech.sayPhrase(turn.action.type === 'transfer' ? PHRASES.transfer : PHRASES.goodbye);
