@@ -83,9 +83,13 @@ export class OpenAiLlm implements LlmProvider {
         },
         { signal: guard.signal },
       );
+      let answering = false;
       for await (const chunk of stream) {
-        guard.touch();
         const choice = chunk.choices[0];
+        // The first-token wait ends with a token (text, a tool call, the finish), not with the
+        // role-only chunk a gateway may send at once; from then on every chunk is progress.
+        answering ||= !!(choice?.delta.content || choice?.delta.tool_calls || choice?.finish_reason);
+        if (answering) guard.touch();
         if (!choice) continue;
         const content = choice.delta.content;
         if (content) {

@@ -168,12 +168,22 @@ describe('OpenAiLlm against the chat completions emulator', () => {
     expect((err as ProviderError).retryable).toBe(true);
     expect((err as ProviderError).status).toBe(408);
     expect(Date.now() - started).toBeLessThan(900);
-    // Once answering, a chunk may take longer than that first wait.
+    // The role-only chunk the emulator sends at once (as OpenAI does) is not an answer: with the
+    // first text 300 ms later, the 200 ms wait still runs out. (Past the first token, chunks may
+    // be further apart than that wait: StreamGuard's unit test.)
     emu.timing.firstTokenMs = 0;
     emu.timing.chunkMs = 300;
     emu.respond(() => ({ text: 'a b c' }));
-    const chunks = await collect(
+    const late = await iterationError(
       llm({ firstTokenTimeoutMs: 200 }).stream({
+        messages: MESSAGES,
+        tools: [],
+        signal: new AbortController().signal,
+      }),
+    );
+    expect((late as ProviderError).status).toBe(408);
+    const chunks = await collect(
+      llm({ firstTokenTimeoutMs: 400 }).stream({
         messages: MESSAGES,
         tools: [],
         signal: new AbortController().signal,

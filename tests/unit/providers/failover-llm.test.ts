@@ -4,14 +4,14 @@ import type { LlmChunk, LlmProvider } from '../../../server/providers/types';
 
 function provider(
   name: string,
-  behaviours: Array<'ok' | 500 | 400 | 'mid'>,
+  behaviours: Array<'ok' | 500 | 400 | 408 | 'mid'>,
 ): LlmProvider & { calls: number } {
   return {
     name,
     calls: 0,
     async *stream() {
       const b = behaviours[this.calls++] ?? 'ok';
-      if (b === 500 || b === 400) throw new ProviderError(name, 'boom', { status: b });
+      if (b === 500 || b === 400 || b === 408) throw new ProviderError(name, 'boom', { status: b });
       yield { type: 'text', text: `${name} says hi` } as LlmChunk;
       if (b === 'mid') throw new ProviderError(name, 'dropped', { status: 502 });
       yield { type: 'done', finishReason: 'stop' } as LlmChunk;
@@ -35,6 +35,17 @@ describe('FailoverLlm', () => {
     expect(await collect(llm)).toEqual(['b says hi']);
     expect(a.calls).toBe(2);
     expect(failovers).toEqual(['a>b']);
+  });
+
+  it('a model that timed out is not retried when there is another: one timeout per model', async () => {
+    const a = provider('a', [408, 408]);
+    const b = provider('b', [408, 408]);
+    await expect(collect(new FailoverLlm([a, b]))).rejects.toThrow('boom');
+    expect([a.calls, b.calls]).toEqual([1, 1]);
+    // Alone, it gets its one retry.
+    const only = provider('only', [408, 'ok']);
+    expect(await collect(new FailoverLlm([only]))).toEqual(['only says hi']);
+    expect(only.calls).toBe(2);
   });
 
   it('does not retry a 400 on the same provider', async () => {
