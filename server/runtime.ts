@@ -66,7 +66,13 @@ export async function startRuntime(
       closers.push(() => pglite.close());
       databaseUrl = pglite.url;
     }
-    const db = createDb({ url: databaseUrl as string, max: embedded ? 4 : 10, metrics });
+    // PGlite serves one session for every connection: no per-connection settings there.
+    const db = createDb({
+      url: databaseUrl as string,
+      max: embedded ? 4 : 10,
+      metrics,
+      ...(embedded ? {} : { statementTimeoutMs: 9_500 }),
+    });
     closers.push(() => db.close());
     if (embedded || opts.migrateAndSeed) {
       const m = await migrate(db.pool);

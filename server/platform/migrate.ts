@@ -29,6 +29,8 @@ export async function migrate(pool: pg.Pool, dir = resolveDir()): Promise<Migrat
       pooled.query<R>({ text, values, query_timeout: NO_QUERY_TIMEOUT_MS } as pg.QueryConfig),
   };
   try {
+    // Nor the server's statement timeout (the pool's connections may carry one); reset below.
+    await client.query('SET statement_timeout = 0');
     await client.query('SELECT pg_advisory_lock($1)', [LOCK_KEY]);
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version text PRIMARY KEY, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
@@ -67,7 +69,12 @@ export async function migrate(pool: pg.Pool, dir = resolveDir()): Promise<Migrat
     return result;
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [LOCK_KEY]).catch(() => undefined);
-    pooled.release();
+    const reset = await client.query('RESET statement_timeout').then(
+      () => true,
+      () => false,
+    );
+    // A connection whose settings could not be put back is not handed out again.
+    pooled.release(!reset || undefined);
   }
 }
 

@@ -89,7 +89,9 @@ export class Db implements Queryable {
  * that is connected but silent (a black-holed network, a stuck failover) otherwise holds the
  * query, its caller and its pooled connection until TCP gives up, minutes later, and ten such
  * queries leave the pool with nothing to hand out. Timed out, the connection is discarded. Keep-
- * alive probes after 10 s idle find a dead peer of an idle connection.
+ * alive probes after 10 s idle find a dead peer of an idle connection. The client's timeout sends
+ * no cancel: `statementTimeoutMs` (set by runtime.ts for a real PostgreSQL, 9.5 s) makes the server
+ * end a slow statement itself, with its transaction and its locks, just before the client gives up.
  */
 export function createDb(opts: {
   url: string;
@@ -97,7 +99,12 @@ export function createDb(opts: {
   searchPath?: string;
   metrics?: Metrics;
   queryTimeoutMs?: number;
+  statementTimeoutMs?: number;
 }): Db {
+  const options = [
+    ...(opts.searchPath ? [`-c search_path=${opts.searchPath}`] : []),
+    ...(opts.statementTimeoutMs ? [`-c statement_timeout=${opts.statementTimeoutMs}`] : []),
+  ].join(' ');
   const pool = new pg.Pool({
     connectionString: opts.url,
     max: opts.max ?? 10,
@@ -106,7 +113,7 @@ export function createDb(opts: {
     query_timeout: opts.queryTimeoutMs ?? 10_000,
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,
-    ...(opts.searchPath ? { options: `-c search_path=${opts.searchPath}` } : {}),
+    ...(options ? { options } : {}),
   });
   // An idle client's error (server restart) must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);

@@ -53,13 +53,32 @@ describe('PostgreSQL connected but silent', () => {
     expect(await db.tx(async (q) => (await q.query<{ n: number }>('SELECT 2 AS n')).rows[0]?.n)).toBe(2);
   });
 
-  it('a migration waiting longer than the query timeout on another migrator is not cut off', async () => {
+  it("a slow statement is ended by the server's statement timeout, before the client's", async () => {
+    const slow = createDb({ url: DATABASE_URL, max: 1, queryTimeoutMs: 5_000, statementTimeoutMs: 200 });
+    try {
+      const started = performance.now();
+      // 57014: canceling statement due to statement timeout, from the server.
+      await expect(slow.query('SELECT pg_sleep(2)')).rejects.toMatchObject({ code: '57014' });
+      expect(performance.now() - started).toBeLessThan(1_500);
+      expect((await slow.query<{ n: number }>('SELECT 1 AS n')).rows).toEqual([{ n: 1 }]);
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it('a migration waiting longer than the query and statement timeouts on another migrator is not cut off', async () => {
     const schema = `t_silent_${process.pid}`;
     const admin = new pg.Client({ connectionString: DATABASE_URL });
     await admin.connect();
     await admin.query(`CREATE SCHEMA ${schema}`);
-    const scoped = createDb({ url, max: 2, queryTimeoutMs: 300, searchPath: `${schema},public` });
-    // Another migrator holds the lock for 800 ms: longer than the pool's query timeout.
+    const scoped = createDb({
+      url,
+      max: 2,
+      queryTimeoutMs: 600,
+      statementTimeoutMs: 200,
+      searchPath: `${schema},public`,
+    });
+    // Another migrator holds the lock for 800 ms: longer than either of the pool's timeouts.
     const other = new pg.Client({ connectionString: DATABASE_URL });
     await other.connect();
     try {
@@ -68,6 +87,8 @@ describe('PostgreSQL connected but silent', () => {
       const result = await migrate(scoped.pool);
       clearTimeout(release);
       expect(result.applied.length).toBeGreaterThan(0);
+      // The pool's connections keep the server's statement timeout after the migration.
+      await expect(scoped.query('SELECT pg_sleep(1)')).rejects.toMatchObject({ code: '57014' });
     } finally {
       await other.end();
       await scoped.close();
