@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { Config } from './config';
 import type { Logger } from './platform/logger';
 import type { Runtime } from './runtime';
-import { BookingService, type Dealership } from './bookings';
+import { BookingService, loadDealership, type Dealership } from './bookings';
 import { CustomerRepository } from './customers';
 import { CallRepository } from './calls';
 import { PhraseCache } from './conversation/phrases';
@@ -42,6 +42,28 @@ export function toFacts(d: Dealership): DealershipFacts {
   };
 }
 
+/**
+ * DEALERSHIP_TIMEZONE holds over the dealership row's zone: say so at start when they differ, so
+ * an environment copied from elsewhere cannot shift every slot by an hour unnoticed.
+ */
+export async function warnOnZoneMismatch(
+  zone: string | undefined,
+  db: Runtime['db'],
+  logger: Pick<Logger, 'warn'>,
+): Promise<void> {
+  if (!zone) return;
+  await loadDealership(db).then(
+    (d) => {
+      if (d.timezone !== zone)
+        logger.warn(
+          { dealershipRow: d.timezone, DEALERSHIP_TIMEZONE: zone },
+          'DEALERSHIP_TIMEZONE differs from the dealership row; DEALERSHIP_TIMEZONE holds',
+        );
+    },
+    () => undefined,
+  );
+}
+
 export function createVoice(opts: {
   config: Config;
   logger: Logger;
@@ -63,6 +85,7 @@ export function createVoice(opts: {
     timezone: config.timezone,
     ...(opts.now ? { now: opts.now } : {}),
   });
+  void warnOnZoneMismatch(config.timezone, runtime.db, logger);
   const phrases = new PhraseCache(providers.tts);
   const cluster = opts.cluster ?? null;
   const registry = new CallRegistry({

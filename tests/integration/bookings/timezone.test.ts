@@ -7,6 +7,7 @@ import { addDays, formatLocalDate, localToUtc, weekdayOf } from '../../../server
 import { CustomerDirectory, CustomerRepository } from '../../../server/customers';
 import { MemoryKv } from '../../../server/platform/kv';
 import { seedDemo } from '../../../server/platform/seed';
+import { warnOnZoneMismatch } from '../../../server/voice';
 import { createTestDb, type TestDb } from '../../support/pg';
 import { testCipher } from '../../support/keys';
 
@@ -81,5 +82,21 @@ describe('the dealership time zone', () => {
     );
     // The row is not rewritten by a service's zone.
     expect(await rowZone()).toBe('America/Chicago');
+  });
+
+  it('set and unlike the row, the start says so; like it, or unset, nothing is said', async () => {
+    await seedDemo(tdb.db, cipher);
+    const warned: unknown[] = [];
+    const log = { warn: (...args: unknown[]) => void warned.push(args) } as never;
+    await warnOnZoneMismatch('America/Denver', tdb.db, log);
+    expect(warned).toEqual([
+      [
+        { dealershipRow: 'America/Chicago', DEALERSHIP_TIMEZONE: 'America/Denver' },
+        'DEALERSHIP_TIMEZONE differs from the dealership row; DEALERSHIP_TIMEZONE holds',
+      ],
+    ]);
+    await warnOnZoneMismatch('America/Chicago', tdb.db, log);
+    await warnOnZoneMismatch(undefined, tdb.db, log);
+    expect(warned).toHaveLength(1);
   });
 });
