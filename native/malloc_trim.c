@@ -52,18 +52,24 @@ static napi_value trim(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "out of memory");
     return NULL;
   }
-  if (napi_create_promise(env, &t->deferred, &promise) != napi_ok ||
-      napi_create_string_utf8(env, "malloc_trim", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_async_work(env, NULL, name, run, done, t, &t->work) != napi_ok) {
+  if (napi_create_promise(env, &t->deferred, &promise) != napi_ok) {
     free(t);
-    napi_throw_error(env, NULL, "cannot schedule malloc_trim");
+    napi_throw_error(env, NULL, "cannot make a promise for malloc_trim");
     return NULL;
   }
-  if (napi_queue_async_work(env, t->work) != napi_ok) {
+  /* From here on the promise exists: a failure settles it, so no caller waits on it forever. */
+  int queued = napi_create_string_utf8(env, "malloc_trim", NAPI_AUTO_LENGTH, &name) == napi_ok &&
+               napi_create_async_work(env, NULL, name, run, done, t, &t->work) == napi_ok;
+  if (queued && napi_queue_async_work(env, t->work) != napi_ok) {
     napi_delete_async_work(env, t->work);
+    queued = 0;
+  }
+  if (!queued) {
+    napi_value msg, err;
+    napi_create_string_utf8(env, "cannot schedule malloc_trim", NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, NULL, msg, &err);
+    napi_reject_deferred(env, t->deferred, err);
     free(t);
-    napi_throw_error(env, NULL, "cannot queue malloc_trim");
-    return NULL;
   }
   return promise;
 }

@@ -348,7 +348,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       baseUrl: e.OPENAI_BASE_URL.replace(/\/+$/, ''),
       model: e.OPENAI_MODEL,
       fallbackModel:
-        e.OPENAI_FALLBACK_MODEL === 'none' || e.OPENAI_FALLBACK_MODEL === e.OPENAI_MODEL
+        e.OPENAI_FALLBACK_MODEL === 'none' ||
+        e.OPENAI_FALLBACK_MODEL === '' ||
+        e.OPENAI_FALLBACK_MODEL === e.OPENAI_MODEL
           ? null
           : e.OPENAI_FALLBACK_MODEL,
       realtimeUrl: e.OPENAI_REALTIME_URL,

@@ -33,7 +33,10 @@ async function demoProviders(
 }
 
 function createIdleTrim(config: Config, logger: Logger, metrics: Metrics): IdleTrim {
-  const native = config.idleTrimSeconds > 0 ? loadNativeTrim() : null;
+  const native =
+    config.idleTrimSeconds > 0
+      ? loadNativeTrim((err) => logger.warn({ err }, 'the malloc_trim addon is built but does not load'))
+      : null;
   if (config.idleTrimSeconds > 0 && !native) {
     logger.info(
       'malloc_trim is not available (the addon npm install builds in native/, on glibc): freed memory stays with the allocator when idle',

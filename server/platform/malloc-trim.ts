@@ -5,8 +5,9 @@
  * GC has run) in its arenas, and returns only what sits at the top of the heap. After a busy hour
  * that is several MB per process that the next quiet night never gives back. `malloc_trim(0)`
  * returns every free page, but Node has no FFI: native/malloc_trim.c is the addon (built by `npm
- * install`, run on libuv's thread pool, never on the event loop). Without it, nothing is trimmed
- * and the server says so once at start.
+ * install`; the trim runs on libuv's thread pool, not on the event loop, though a malloc of the
+ * loop's waits while the trim holds that arena's lock). Without it, nothing is trimmed and the
+ * server says so once at start.
  *
  * When: `delayMs` after the last call ends, and again shortly after each full GC while idle (V8's
  * memory reducer runs one once the process has been idle a while, and that GC is what frees the
@@ -33,8 +34,12 @@ const AFTER_GC_MS = 1_000;
 
 const ADDON = ['native', 'build', 'Release', 'malloc_trim.node'];
 
-/** The addon from native/build (next to server/ when run from source, next to dist/ when built). */
-export function loadNativeTrim(): NativeTrim | null {
+/**
+ * The addon from native/build (next to server/ when run from source, next to dist/ when built).
+ * `onError` hears why a built addon would not load (another architecture, a missing symbol); not
+ * finding it at one of the two depths is no error.
+ */
+export function loadNativeTrim(onError?: (err: unknown) => void): NativeTrim | null {
   const require = createRequire(__filename);
   for (const up of [
     ['..', '..'],
@@ -43,8 +48,8 @@ export function loadNativeTrim(): NativeTrim | null {
     try {
       const addon = require(path.resolve(__dirname, ...up, ...ADDON)) as NativeTrim;
       return addon.supported ? addon : null;
-    } catch {
-      // not at this depth, or not built
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'MODULE_NOT_FOUND') onError?.(err);
     }
   }
   return null;

@@ -62,6 +62,7 @@ describe('loadConfig', () => {
     expect(loadConfig({}).openai.fallbackModel).toBe('gpt-4.1-mini');
     expect(loadConfig({ OPENAI_FALLBACK_MODEL: 'gpt-4o' }).openai.fallbackModel).toBe('gpt-4o');
     expect(loadConfig({ OPENAI_FALLBACK_MODEL: 'none' }).openai.fallbackModel).toBeNull();
+    expect(loadConfig({ OPENAI_FALLBACK_MODEL: '   ' }).openai.fallbackModel).toBeNull();
     expect(loadConfig({ OPENAI_MODEL: 'gpt-4.1-mini' }).openai.fallbackModel).toBeNull();
   });
 
