@@ -30,6 +30,8 @@ export interface AgentDeps {
   fillerAfterMs?: number;
   /** The model not answering for this long: "One moment, please." (default 2.5 s). */
   holdOnAfterMs?: number;
+  /** Still nothing this long after that: one more line (default 4 s). */
+  holdAgainAfterMs?: number;
   maxToolRounds?: number;
   /** How long a tool may take before the model is told it timed out (default 8 s). */
   toolTimeoutMs?: number;
@@ -234,11 +236,17 @@ export class CallAgent {
     this.#d.onState('thinking');
     const maxRounds = this.#d.maxToolRounds ?? 5;
     let handedOff = false;
-    // A slow model (or its retry, or the fallback) is not silence: a short line while it thinks.
-    const holdOn = setTimeout(() => {
-      if (!signal.aborted && turn.speech.sentences.length === 0 && !turn.messages.some((m) => m.content))
-        turn.speech.sayPhrase(PHRASES.holdOn);
-    }, this.#d.holdOnAfterMs ?? 2_500);
+    // A slow model (or its retry, or the fallback) is not silence: a short line while it thinks,
+    // and another if it is still thinking 4 s later (a model that timed out, then the next one).
+    const holdLines = [PHRASES.holdOn, PHRASES.stillHolding];
+    let held = 0;
+    const hold = (): void => {
+      const quiet = turn.speech.sentences.length === held && !turn.messages.some((m) => m.content);
+      if (signal.aborted || !quiet) return;
+      turn.speech.sayPhrase(holdLines[held++] as string);
+      if (held < holdLines.length) holdOn = setTimeout(hold, this.#d.holdAgainAfterMs ?? 4_000);
+    };
+    let holdOn = setTimeout(hold, this.#d.holdOnAfterMs ?? 2_500);
     try {
       for (let round = 0; round < maxRounds && !signal.aborted; round++) {
         const { text, calls, message } = await this.#replies.stream(turn);

@@ -18,6 +18,7 @@ export const PHRASES = {
   didNotCatch: "Sorry, I didn't catch that. Could you say it again?",
   // Said when the model has not started answering after a couple of seconds.
   holdOn: 'One moment, please.',
+  stillHolding: "Thanks for waiting, I'm still on it.",
   // Said when the model has failed twice running (both models, retries included): a person takes over.
   handOffModelDown:
     "I'm sorry, I'm having trouble on my end right now. Let me connect you with a service advisor. One moment please.",

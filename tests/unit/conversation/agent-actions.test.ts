@@ -193,6 +193,20 @@ describe('CallAgent actions', () => {
     expect(h.tts.texts.filter((t) => t === PHRASES.holdOn)).toHaveLength(1);
   });
 
+  it('a model still silent after the first line: one more, then no more', async () => {
+    const slow = gate();
+    const h = agentHarness([[slow.wait, text('We open at seven.')]], {
+      holdOnAfterMs: 30,
+      holdAgainAfterMs: 40,
+    });
+    h.agent.onTranscript('When do you open?');
+    await settle(200);
+    expect(h.tts.texts).toEqual([PHRASES.holdOn, PHRASES.stillHolding]);
+    slow.open();
+    await settle();
+    expect(h.tts.texts).toEqual([PHRASES.holdOn, PHRASES.stillHolding, 'We open at seven.']);
+  });
+
   it("a turn cut short by a key before any audio keeps no latency: the announcement's frame is not its", async () => {
     const slow = gate();
     const h = agentHarness([[slow.wait, text('We open at seven.')]]);

@@ -75,6 +75,7 @@ export function agentHarness(
     control?: AgentDeps['control'];
     toolTimeoutMs?: number;
     holdOnAfterMs?: number;
+    holdAgainAfterMs?: number;
   } = {},
 ) {
   const llm = new ScriptedLlm(scripts);
@@ -116,6 +117,7 @@ export function agentHarness(
     controlRetryDelaysMs: [5, 5],
     ...(opts.toolTimeoutMs === undefined ? {} : { toolTimeoutMs: opts.toolTimeoutMs }),
     ...(opts.holdOnAfterMs === undefined ? {} : { holdOnAfterMs: opts.holdOnAfterMs }),
+    ...(opts.holdAgainAfterMs === undefined ? {} : { holdAgainAfterMs: opts.holdAgainAfterMs }),
   };
   const agent = new CallAgent(deps);
   /** Twilio echoes a mark: the caller has heard everything before it. */
