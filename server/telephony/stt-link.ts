@@ -77,19 +77,27 @@ export class SttLink {
    * and listens to it. Nobody can understand the caller when it stays unreachable: a person can.
    */
   async connect(agent: SttListener): Promise<void> {
-    const stt = await this.#open(this.#prewarmed);
+    await this.#use(await this.#open(this.#prewarmed), agent, 'speech-to-text unreachable');
+  }
+
+  /**
+   * What #open gave: closed when the call ended meanwhile, the caller handed to a person (for
+   * `noSocket`) when there is none, else listened to. True when adopted.
+   */
+  async #use(stt: SttStream | null, agent: SttListener, noSocket: string): Promise<boolean> {
     if (this.#signal.aborted) {
       // The call ended while the socket opened: a failed close is nothing to report.
       await stt?.close().catch(() => undefined);
-      return;
+      return false;
     }
     if (!stt) {
       this.#held = null;
       // Nobody can understand this caller now: a person can. Better than a dropped call.
-      agent.handOff('speech-to-text unreachable');
-      return;
+      agent.handOff(noSocket);
+      return false;
     }
     this.#adopt(stt, agent);
+    return true;
   }
 
   /** The call has ended: closes the socket in use and the one ring time opened. */
@@ -139,17 +147,7 @@ export class SttLink {
     this.#held = [];
     this.#log.warn('speech-to-text lost; opening a new socket');
     const stt = await this.#open(null, STT_REOPEN_GIVE_UP_MS);
-    if (this.#signal.aborted) {
-      await stt?.close().catch(() => undefined);
-      return;
-    }
-    if (!stt) {
-      this.#held = null;
-      agent.handOff('speech-to-text lost');
-      return;
-    }
-    this.#log.info('speech-to-text reopened');
-    this.#adopt(stt, agent);
+    if (await this.#use(stt, agent, 'speech-to-text lost')) this.#log.info('speech-to-text reopened');
   }
 
   /**
